@@ -1,0 +1,219 @@
+"""Full build: read -> split -> embed (through the cache) -> write a new generation -> commit atomically."""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import vectors as vecs
+from index.articles import Article, Passage, Problem, input_files, read_articles
+from index.embed import Encoder
+from index.split import SplitSettings, embedding_text, split_article, title_budget
+from index.store import EmbeddingCache, IndexWriter, StoreError
+
+CHUNK_PASSAGES = 1024  # passages embedded per call: large enough to sort by length, small enough to stream
+SHOW_PROBLEMS = 50  # problems printed one per line; the rest are counted by reason in the summary
+
+
+class BuildFailed(StoreError):
+    """The build wrote nothing: the serving index is untouched. The message says why and what to fix."""
+
+
+@dataclass
+class BuildReport:
+    read: int = 0
+    indexed: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded by the model in this build
+    cached: int = 0  # passages whose vectors came from the embedding cache
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    generation: str = ""
+
+    @property
+    def skipped(self) -> int:
+        return sum(p.skipped for p in self.problems)
+
+    def reasons(self) -> list[tuple[str, int]]:
+        counts = collections.Counter(_reason_kind(p.reason) for p in self.problems if p.skipped)
+        return counts.most_common()
+
+    def summary(self) -> str:
+        rate = self.passages / self.seconds if self.seconds else 0.0
+        lines = [
+            f"read {self.read:,} articles: indexed {self.indexed:,}, skipped {self.skipped:,}",
+            f"{self.passages:,} passages ({self.embedded:,} embedded, {self.cached:,} from cache) in "
+            f"{self.seconds:,.1f} s: {rate:,.1f} passages/s",
+        ]
+        warnings = len(self.problems) - self.skipped
+        if warnings:
+            lines.append(f"{warnings:,} warnings (record indexed, a field dropped)")
+        lines += [f"  skipped {n:,}: {reason}" for reason, n in self.reasons()]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read, "indexed": self.indexed, "skipped": self.skipped, "passages": self.passages,
+            "embedded": self.embedded, "cached": self.cached, "seconds": round(self.seconds, 2),
+            "embed_seconds": round(self.embed_seconds, 2),
+            "passages_per_s": round(self.passages / self.seconds, 1) if self.seconds else None,
+            "skipped_by_reason": dict(self.reasons()),
+        }
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(" (")[0].split(":")[0]
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("DATELINE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dateline")
+    return Path(base) / "embeddings.sqlite3"
+
+
+class _Embedder:
+    """Embeds passage texts through the cache, in length-sorted chunks."""
+
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache | None, report: BuildReport, batch_size: int) -> None:
+        self.encoder, self.cache, self.report, self.batch_size = encoder, cache, report, batch_size
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.encoder.dim), dtype=np.float32)
+        cached = self.cache.get_many(texts) if self.cache else [None] * len(texts)
+        todo = [i for i, v in enumerate(cached) if v is None]
+        for i, v in enumerate(cached):
+            if v is not None:
+                out[i] = v
+        if todo:
+            t0 = time.perf_counter()
+            fresh = self.encoder.documents([texts[i] for i in todo], batch_size=self.batch_size)
+            self.report.embed_seconds += time.perf_counter() - t0
+            out[todo] = fresh
+            if self.cache:
+                self.cache.put_many([texts[i] for i in todo], fresh)
+        self.report.embedded += len(todo)
+        self.report.cached += len(texts) - len(todo)
+        return out
+
+
+def build_index(
+    inputs: Sequence[str | Path],
+    index_dir: Path,
+    encoder: Encoder,
+    settings: SplitSettings | None = None,
+    index_spec: str = vecs.DEFAULT_SPEC,
+    cache_path: Path | None = None,
+    strict: bool = False,
+    progress: bool = True,
+    batch_size: int = 32,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+) -> BuildReport:
+    """Build a new generation of `index_dir` from `inputs`; the live index changes only if this succeeds."""
+    from tqdm import tqdm
+
+    settings = settings or SplitSettings(max_tokens=encoder.info.max_tokens)
+    if settings.max_tokens > encoder.info.max_tokens:
+        raise BuildFailed(f"max_tokens {settings.max_tokens} exceeds the model's limit {encoder.info.max_tokens}")
+    files = input_files(inputs)  # raises InputError before any work for a missing path or unknown format
+    total_bytes = sum(f.stat().st_size for f in files)
+    report = BuildReport()
+    started = time.perf_counter()
+    cache = EmbeddingCache(cache_path, encoder.info.fingerprint, encoder.dim) if cache_path else None
+    embed = _Embedder(encoder, cache, report, batch_size)
+    writer = IndexWriter(index_dir, encoder.dim)
+    seen: set[str] = set()
+    pending: list[tuple[Article, list[Passage], list[str]]] = []
+    pending_passages = 0
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="indexing", disable=not progress, mininterval=1)
+
+    def flush() -> None:
+        nonlocal pending_passages
+        texts = [t for _, _, ts in pending for t in ts]
+        vectors = embed(texts)
+        at = 0
+        for article, passages, ts in pending:
+            writer.add(article, passages, vectors[at : at + len(ts)])
+            at += len(ts)
+            report.indexed += 1
+            report.passages += len(passages)
+        pending.clear()
+        pending_passages = 0
+        elapsed = time.perf_counter() - started
+        bar.set_postfix_str(f"{report.indexed:,} articles, {report.passages:,} passages, "
+                            f"{report.passages / elapsed:,.0f} passages/s", refresh=False)
+
+    def problem(p: Problem) -> None:
+        report.problems.append(p)
+        if len(report.problems) <= SHOW_PROBLEMS:
+            bar.write(str(p), file=sys.stderr)
+        elif len(report.problems) == SHOW_PROBLEMS + 1:
+            bar.write("... more problems are counted in the summary", file=sys.stderr)
+
+    try:
+        for record in read_articles(files, on_bytes=bar.update):
+            if isinstance(record, Problem):
+                report.read += record.skipped
+                problem(record)
+                continue
+            report.read += 1
+            if record.article_id in seen:
+                path, _, line = record.where.rpartition(":")
+                problem(Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept"))
+                continue
+            seen.add(record.article_id)
+            passages = split_article(record, encoder.count_tokens, settings)
+            if not passages:
+                path, _, line = record.where.rpartition(":")
+                problem(Problem(path, int(line or 0), f"article {record.article_id!r} has no text"))
+                continue
+            title, _ = title_budget(record.title, settings, encoder.count_tokens)
+            pending.append((record, passages, [embedding_text(title, p.text) for p in passages]))
+            pending_passages += len(passages)
+            if pending_passages >= CHUNK_PASSAGES:
+                flush()
+        if pending:
+            flush()
+        bar.close()
+        if report.indexed == 0:
+            raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
+        if strict and report.problems:
+            raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
+        report.seconds = time.perf_counter() - started
+        manifest = {
+            "model": encoder.describe(),
+            "splitter": {"max_tokens": settings.max_tokens, "overlap_tokens": settings.overlap_tokens,
+                         "max_title_tokens": settings.max_title_tokens},
+            "versions": _versions(),
+            "build": {**report.as_dict(), "inputs": [str(p) for p in inputs]},
+        }
+        final = writer.commit(manifest, index_spec)
+        report.generation = final.name
+        report.seconds = time.perf_counter() - started
+        return report
+    except BaseException:
+        bar.close()
+        writer.abort()
+        raise
+    finally:
+        if cache:
+            cache.close()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("dateline", "sentence-transformers", "torch", "transformers", "faiss-cpu", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
