@@ -1,0 +1,49 @@
+# Dateline: `make demo` sets up and serves a demo news archive; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+DEMO    = data/demo
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install demo serve-demo test test-fast lint bench-quality bench-latency clean
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 first: it is the CPU build; letting pip pick torch for sentence-transformers pulls CUDA (GBs).
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Dateline needs Python 3.11+ (set PYTHON=...)"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+$(DEMO)/NewsArticles.csv: | install
+	$(PY) scripts/fetch-demo-corpus $(DEMO)
+
+$(DEMO)/index/current/manifest.json: $(DEMO)/NewsArticles.csv
+	$(PY) scripts/rebuild-index --index $(DEMO)/index $(DEMO)/NewsArticles.csv
+
+demo: $(DEMO)/index/current/manifest.json
+	$(PY) -m search serve --index $(DEMO)/index --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(PY) -m pip install --quiet ruff mypy
+	$(PY) -m ruff check index search scripts tests benchmarks
+	$(PY) -m mypy index search
+
+bench-quality: install
+	$(PY) benchmarks/quality.py --index $(INDEX)
+
+bench-latency: install
+	$(PY) benchmarks/latency.py --index $(INDEX)
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,86 @@
+"""The HTTP service: create_app(settings) -> FastAPI; the lifespan loads the index and model once; thin routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from index.store import StoreError, read_manifest, resolve_generation
+from search.schemas import Health, SearchHit, SearchRequest, SearchResponse
+from search.searcher import SearchResult, Searcher
+from search.settings import Settings
+
+
+def _response(request: SearchRequest, result: SearchResult) -> SearchResponse:
+    hits = [
+        SearchHit(
+            rank=h.rank, score=round(h.score, 6), passage_id=h.passage.passage_id, article_id=h.passage.article_id,
+            title=h.passage.title, date=h.passage.date, source=h.passage.source, url=h.passage.url,
+            text=h.passage.text, start=h.passage.start, end=h.passage.end,
+        )
+        for h in result.hits
+    ]
+    timings = {stage: round(ms, 3) for stage, ms in result.timings_ms.items()}
+    return SearchResponse(query=request.q, k=request.k, hits=hits, took_ms=round(result.took_ms, 3), timings_ms=timings)
+
+
+def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
+    """The app for `settings`; refuses at once (StoreError with a how-to) when there is no usable index."""
+    if searcher is None:
+        read_manifest(resolve_generation(settings.index))  # fail now, with a message, not at the first request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if searcher is None:
+            from index import vectors
+
+            vectors.set_threads(settings.threads)
+            app.state.searcher = Searcher.open(settings.index, settings.model, threads=settings.threads)
+        else:
+            app.state.searcher = searcher
+        yield
+        app.state.searcher.close()
+
+    app = FastAPI(
+        title="Dateline",
+        summary="Semantic search over a news archive: passages that answer a question, with their articles.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(StoreError)
+    def store_error(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    def run(request: Request, params: SearchRequest) -> SearchResponse:
+        return _response(params, request.app.state.searcher.search(params.q, params.k))
+
+    @app.get("/search", response_model=SearchResponse)
+    def search_get(request: Request, params: Annotated[SearchRequest, Query()]) -> SearchResponse:
+        """Search with query parameters: `/search?q=why+did+Russia+suspend+New+START&k=10`."""
+        return run(request, params)
+
+    @app.post("/search", response_model=SearchResponse)
+    def search_post(request: Request, params: SearchRequest) -> SearchResponse:
+        """Search with a JSON body: `{"q": "...", "k": 10}`."""
+        return run(request, params)
+
+    @app.get("/healthz", response_model=Health)
+    def healthz(request: Request) -> Health:
+        s: Searcher = request.app.state.searcher
+        m = s.reader.manifest
+        return Health(
+            status="ok", index=str(settings.index), generation=m["generation"], articles=s.reader.articles,
+            passages=s.reader.passages, model=m["model"]["name"], dim=m["dim"], index_type=m["index"]["type"],
+            built=m["created"],
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return (files("search") / "static" / "index.html").read_text(encoding="utf-8")
+
+    return app

@@ -1,0 +1,90 @@
+"""`python -m search "question"` prints ranked passages; `python -m search serve` runs the HTTP service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from search.settings import DEFAULT_INDEX
+
+
+def _query_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m search", description="Search a Dateline index from the shell.",
+                                epilog='Run the HTTP service with: python -m search serve --help')
+    p.add_argument("query", nargs="+", help="the question or keywords")
+    p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
+    p.add_argument("-k", type=int, default=10, help="number of hits (1-100)")
+    p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
+    return p
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m search serve", description="Run the Dateline HTTP service.")
+    p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from index.store import StoreError
+
+    try:
+        if argv[:1] == ["serve"]:
+            return _serve(_serve_parser().parse_args(argv[1:]))
+        return _query(_query_parser().parse_args(argv))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _query(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from search.app import _response
+    from search.schemas import SearchRequest
+    from search.searcher import Searcher
+
+    try:
+        request = SearchRequest(q=" ".join(args.query), k=args.k)
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    searcher = Searcher.open(Path(args.index))
+    response = _response(request, searcher.search(request.q, request.k))
+    if args.json:
+        print(response.model_dump_json(indent=2))
+        return 0
+    for hit in response.hits:
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.title}  [{hit.source or '-'}, {hit.date or 'undated'}]")
+        print(textwrap.indent(textwrap.fill(hit.text[:400] + ("..." if len(hit.text) > 400 else ""), 100), "     "))
+        if hit.url:
+            print(f"     {hit.url}")
+    print(f"({len(response.hits)} hits in {response.took_ms:.1f} ms)", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from search.app import create_app
+    from search.settings import Settings
+
+    env = dict(os.environ, DATELINE_INDEX=args.index)
+    app = create_app(Settings.from_env(env))
+    url = f"http://{args.host}:{args.port}"
+    print(f"Dateline is starting on {url}/ : open it in a browser, or try\n"
+          f"  curl '{url}/search?q=why+did+Russia+suspend+New+START&k=3'\n"
+          f"  (API docs: {url}/docs)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

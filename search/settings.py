@@ -1,0 +1,31 @@
+"""Service settings, read from an injected environment mapping (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_INDEX = "data/index"
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    index: Path = Path(DEFAULT_INDEX)
+    model: str | None = None  # default: the model recorded in the index manifest
+    threads: int = 1  # torch and FAISS threads per query: 1 is steadier under concurrent load on 2 cores
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        threads = environ.get("DATELINE_THREADS", "1")
+        if not threads.isdigit() or int(threads) < 1:
+            raise SettingsError(f"DATELINE_THREADS={threads!r}: expected a positive integer")
+        return cls(
+            index=Path(environ.get("DATELINE_INDEX", DEFAULT_INDEX)),
+            model=environ.get("DATELINE_MODEL") or None,
+            threads=int(threads),
+        )
