@@ -157,3 +157,24 @@ class Encoder:
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self.info)
+
+
+class Reranker:
+    """A cross-encoder that scores (query, passage) pairs, loaded from a local sentence-transformers folder.
+
+    No PyPI package ships cross-encoder weights (checked: see README), so this takes a path.
+    """
+
+    def __init__(self, path: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        folder = Path(path).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"reranker {path!r} is not a model folder (no config.json)")
+        self.model = CrossEncoder(str(folder), device="cpu", local_files_only=True)
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        out = self.model.predict([(query, t) for t in texts], batch_size=16, show_progress_bar=False)
+        return [float(x) for x in np.asarray(out).reshape(len(texts), -1)[:, -1]]

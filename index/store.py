@@ -3,6 +3,7 @@
     <index>/current -> generations/<id>     symlink, swapped atomically when a build commits
     <index>/generations/<id>/passages.sqlite3   articles and passages (text, offsets, metadata)
     <index>/generations/<id>/vectors.faiss      one vector per passage; FAISS row == passages.row
+    <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text; its row == passages.row
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
 A build writes a new generation in a temporary folder, writes the manifest last, renames the folder into
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from index import lexical
 from index import vectors as vecs
 from index.articles import Article, Passage
 
@@ -36,6 +38,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 STORE = "passages.sqlite3"
 VECTORS = "vectors.faiss"
+LEXICAL = "lexical"
 CURRENT = "current"
 GENERATIONS = "generations"
 LOCK = ".write.lock"
@@ -191,6 +194,12 @@ class IndexWriter:
         """Build the vector index, write the manifest last, move the generation into place and make it current."""
         try:
             self._db.commit()
+            lexical_docs = lexical.build(
+                self.tmp / LEXICAL,
+                self._db.execute(
+                    "SELECT p.row, a.title, p.text FROM passages p JOIN articles a USING (article_id) ORDER BY p.row"
+                ),
+            )
             self._db.close()
             matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
             self._vectors = []
@@ -208,6 +217,8 @@ class IndexWriter:
                 "dim": self.dim,
                 "counts": {"articles": self.articles, "passages": self.rows},
                 "index": {"type": index_spec, "metric": "inner_product", "faiss": vecs.faiss_version()},
+                "lexical": {"engine": "tantivy", "tokenizer": lexical.TOKENIZER, "ranking": "bm25",
+                            "documents": lexical_docs, "folder": LEXICAL},
                 "files": files,
             }
             for name in (STORE, VECTORS):
@@ -275,6 +286,18 @@ class IndexReader:
             )
         if vecs.dim(self.index) != self.manifest["dim"]:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; rebuild")
+        article_of_row = self._db().execute("SELECT article_id FROM passages ORDER BY row").fetchall()
+        self._article_of_row = [a for (a,) in article_of_row]  # row -> article_id, for grouping candidates
+        self.lexical: lexical.LexicalIndex | None = None
+        if "lexical" in self.manifest:
+            try:
+                self.lexical = lexical.LexicalIndex(self.generation / LEXICAL)
+            except (ValueError, OSError) as exc:
+                raise IndexCorrupt(f"{self.generation / LEXICAL} is unreadable ({exc}); rebuild the index") from exc
+            if self.lexical.count() != stored:
+                raise IndexCorrupt(
+                    f"{self.generation}: lexical index holds {self.lexical.count()} passages, store {stored}; rebuild"
+                )
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -291,6 +314,16 @@ class IndexReader:
     @property
     def articles(self) -> int:
         return int(self.manifest["counts"]["articles"])
+
+    def article_of(self, row: int) -> str:
+        return self._article_of_row[row]
+
+    def search_lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top-k (row, BM25 score) for a query's words, best first; [] for an index built without one."""
+        return self.lexical.search(query, k) if self.lexical is not None else []
+
+    def has_article(self, article_id: str) -> bool:
+        return self._db().execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
 
     def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """Top-k (row, score) per query vector, best first; FAISS's -1 padding rows are dropped."""

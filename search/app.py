@@ -11,22 +11,9 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from index.store import StoreError, read_manifest, resolve_generation
-from search.schemas import Health, SearchHit, SearchRequest, SearchResponse
-from search.searcher import SearchResult, Searcher
+from search.schemas import Health, SearchRequest, SearchResponse, to_response
+from search.searcher import DEFAULT_FUSION, NoLexicalIndex, NoReranker, Searcher
 from search.settings import Settings
-
-
-def _response(request: SearchRequest, result: SearchResult) -> SearchResponse:
-    hits = [
-        SearchHit(
-            rank=h.rank, score=round(h.score, 6), passage_id=h.passage.passage_id, article_id=h.passage.article_id,
-            title=h.passage.title, date=h.passage.date, source=h.passage.source, url=h.passage.url,
-            text=h.passage.text, start=h.passage.start, end=h.passage.end,
-        )
-        for h in result.hits
-    ]
-    timings = {stage: round(ms, 3) for stage, ms in result.timings_ms.items()}
-    return SearchResponse(query=request.q, k=request.k, hits=hits, took_ms=round(result.took_ms, 3), timings_ms=timings)
 
 
 def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
@@ -40,7 +27,9 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             from index import vectors
 
             vectors.set_threads(settings.threads)
-            app.state.searcher = Searcher.open(settings.index, settings.model, threads=settings.threads)
+            app.state.searcher = Searcher.open(
+                settings.index, settings.model, threads=settings.threads, rerank_model=settings.rerank_model
+            )
         else:
             app.state.searcher = searcher
         yield
@@ -54,10 +43,17 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
     @app.exception_handler(StoreError)
     def store_error(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
+        # A request this index cannot serve (no lexical index, no reranker) is the client's to change: 400.
+        status = 400 if isinstance(exc, NoLexicalIndex | NoReranker) else 503
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     def run(request: Request, params: SearchRequest) -> SearchResponse:
-        return _response(params, request.app.state.searcher.search(params.q, params.k))
+        searcher: Searcher = request.app.state.searcher
+        result = searcher.search(
+            params.q, params.k, mode=params.mode, group=params.group, fusion=params.fusion or DEFAULT_FUSION,
+            rerank=params.rerank,
+        )
+        return to_response(params, result)
 
     @app.get("/search", response_model=SearchResponse)
     def search_get(request: Request, params: Annotated[SearchRequest, Query()]) -> SearchResponse:

@@ -19,6 +19,10 @@ def _query_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="the question or keywords")
     p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
     p.add_argument("-k", type=int, default=10, help="number of hits (1-100)")
+    p.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="hybrid")
+    p.add_argument("--group", choices=("article", "passage"), default="article")
+    p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"), default=None)
+    p.add_argument("--rerank", action="store_true", help="rescore with the cross-encoder in DATELINE_RERANK_MODEL")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
     return p
 
@@ -47,22 +51,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _query(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from search.app import _response
-    from search.schemas import SearchRequest
-    from search.searcher import Searcher
+    from search.schemas import SearchRequest, to_response
+    from search.searcher import DEFAULT_FUSION, Searcher
 
     try:
-        request = SearchRequest(q=" ".join(args.query), k=args.k)
+        request = SearchRequest(q=" ".join(args.query), k=args.k, mode=args.mode, group=args.group,
+                                fusion=args.fusion, rerank=args.rerank)
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    searcher = Searcher.open(Path(args.index))
-    response = _response(request, searcher.search(request.q, request.k))
+    searcher = Searcher.open(Path(args.index), rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None)
+    result = searcher.search(request.q, request.k, mode=request.mode, group=request.group,
+                             fusion=request.fusion or DEFAULT_FUSION, rerank=request.rerank)
+    response = to_response(request, result)
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
     for hit in response.hits:
-        print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.title}  [{hit.source or '-'}, {hit.date or 'undated'}]")
+        more = f"  (+{hit.more} more passages)" if hit.more else ""
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.title}  [{hit.source or '-'}, {hit.date or 'undated'}]{more}")
         print(textwrap.indent(textwrap.fill(hit.text[:400] + ("..." if len(hit.text) > 400 else ""), 100), "     "))
         if hit.url:
             print(f"     {hit.url}")

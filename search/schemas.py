@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from search.searcher import SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer queries are refused (422): the model reads 256 word-pieces at most anyway
 MAX_K = 100
@@ -13,6 +17,16 @@ class SearchRequest(BaseModel):
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
     k: int = Field(default=10, ge=1, le=MAX_K, description="number of hits to return")
+    mode: Literal["dense", "lexical", "hybrid"] = Field(
+        default="hybrid", description="dense: embeddings; lexical: BM25 on words; hybrid: both, fused"
+    )
+    group: Literal["article", "passage"] = Field(
+        default="article", description="article: one hit per article (its best passage); passage: every passage"
+    )
+    fusion: Literal["rrf", "minmax", "zscore"] | None = Field(
+        default=None, description="how hybrid mode fuses the two lists (default: the tuned one, see README)"
+    )
+    rerank: bool = Field(default=False, description="rescore the top candidates with a cross-encoder")
 
     @field_validator("q")
     @classmethod
@@ -34,14 +48,19 @@ class SearchHit(BaseModel):
     text: str = Field(description="the passage")
     start: int = Field(description="character offset of the passage in the article text")
     end: int
+    more: int = Field(description="other passages of this article that matched (group=article), else 0")
+    dense_score: float | None = Field(description="cosine similarity, when the passage was a dense candidate")
+    lexical_score: float | None = Field(description="BM25 score, when the passage was a lexical candidate")
 
 
 class SearchResponse(BaseModel):
     query: str
     k: int
+    mode: str
+    group: str
     hits: list[SearchHit]
     took_ms: float = Field(description="time spent searching, server side")
-    timings_ms: dict[str, float] = Field(description="per stage: embed, vector, fetch")
+    timings_ms: dict[str, float] = Field(description="per stage: embed, vector, lexical, fuse, rerank, fetch")
 
 
 class Health(BaseModel):
@@ -54,3 +73,21 @@ class Health(BaseModel):
     dim: int
     index_type: str
     built: str
+
+
+def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
+    hits = [
+        SearchHit(
+            rank=h.rank, score=round(h.score, 6), passage_id=h.passage.passage_id, article_id=h.passage.article_id,
+            title=h.passage.title, date=h.passage.date, source=h.passage.source, url=h.passage.url,
+            text=h.passage.text, start=h.passage.start, end=h.passage.end, more=h.more,
+            dense_score=None if h.dense_score is None else round(h.dense_score, 6),
+            lexical_score=None if h.lexical_score is None else round(h.lexical_score, 6),
+        )
+        for h in result.hits
+    ]
+    timings = {stage: round(ms, 3) for stage, ms in result.timings_ms.items()}
+    return SearchResponse(
+        query=request.q, k=request.k, mode=request.mode, group=request.group, hits=hits,
+        took_ms=round(result.took_ms, 3), timings_ms=timings,
+    )

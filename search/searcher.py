@@ -1,17 +1,43 @@
-"""Searcher.search(query, k) -> ranked hits with per-stage timings; no HTTP, so the CLI and benchmarks reuse it."""
+"""Searcher.search(query, ...) -> ranked hits with per-stage timings; no HTTP, so the CLI and benchmarks reuse it.
+
+Stages: embed the query, vector search (dense), BM25 (lexical), fuse the two candidate lists, group passages
+by article, optionally rerank the top candidates with a cross-encoder, fetch the passages to return.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from index.embed import MODELS, Encoder
+from index.embed import MODELS, Encoder, Reranker
 from index.store import IndexReader, StoreError, StoredPassage
+from search import ranking
+
+Mode = Literal["dense", "lexical", "hybrid"]
+Fusion = Literal["rrf", "minmax", "zscore"]
+Group = Literal["article", "passage"]
+MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+FUSIONS: tuple[Fusion, ...] = ("rrf", "minmax", "zscore")
+
+# Defaults for hybrid ranking; chosen on the dev half of RealTimeQA's questions (benchmarks/tune_fusion.py).
+DEFAULT_FUSION: Fusion = "rrf"
+DEFAULT_DENSE_WEIGHT = 0.5  # share of the dense list in the fusion; the lexical list gets the rest
+DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
+RERANK_DEPTH = 50
 
 
 class ModelMismatch(StoreError):
     """The query model differs from the one the index was built with: scores would be meaningless."""
+
+
+class NoLexicalIndex(StoreError):
+    """Lexical or hybrid search on an index built without a lexical index."""
+
+
+class NoReranker(StoreError):
+    """rerank=true with no cross-encoder configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +45,16 @@ class Hit:
     rank: int
     score: float
     passage: StoredPassage
+    more: int = 0  # other passages of the same article among the candidates (group=article)
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
 
 @dataclass(slots=True)
 class SearchResult:
     query: str
     hits: list[Hit]
-    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage: embed, vector, fetch
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def took_ms(self) -> float:
@@ -33,36 +62,94 @@ class SearchResult:
 
 
 class Searcher:
-    """Ranks an index's passages for a query: embed it, search the vectors, fetch the passages."""
+    """Ranks an index's passages for a query; thread-safe for concurrent searches."""
 
-    def __init__(self, reader: IndexReader, encoder: Encoder) -> None:
+    def __init__(self, reader: IndexReader, encoder: Encoder, reranker: Reranker | None = None) -> None:
         built = reader.manifest["model"]
         if encoder.info.fingerprint != built["fingerprint"] or encoder.dim != reader.manifest["dim"]:
             raise ModelMismatch(
                 f"index {reader.generation} was built with model {built['name']} ({built['fingerprint']}), "
                 f"not {encoder.info.name} ({encoder.info.fingerprint}); query with that model or rebuild the index"
             )
-        self.reader, self.encoder = reader, encoder
+        self.reader, self.encoder, self.reranker = reader, encoder, reranker
 
     @classmethod
-    def open(cls, index_path: Path, model: str | None = None, threads: int | None = 1) -> Searcher:
+    def open(cls, index_path: Path, model: str | None = None, threads: int | None = 1,
+             rerank_model: str | None = None) -> Searcher:
         """Load an index and the model it was built with (or `model`, which must be the same weights)."""
         reader = IndexReader(index_path)
         built = reader.manifest["model"]
         spec = model or (built["name"] if built["name"] in MODELS else built["path"])
-        return cls(reader, Encoder(spec, dtype="float32", threads=threads))
+        reranker = Reranker(rerank_model) if rerank_model else None
+        return cls(reader, Encoder(spec, dtype="float32", threads=threads), reranker)
 
-    def search(self, query: str, k: int = 10) -> SearchResult:
-        t0 = time.perf_counter()
-        vector = self.encoder.queries([query])
-        t1 = time.perf_counter()
-        found = self.reader.search(vector, k)[0]
-        t2 = time.perf_counter()
-        passages = self.reader.fetch([row for row, _ in found])
-        t3 = time.perf_counter()
-        scores = dict(found)
-        hits = [Hit(rank, scores[p.row], p) for rank, p in enumerate(passages, start=1)]
-        timings = {"embed": (t1 - t0) * 1e3, "vector": (t2 - t1) * 1e3, "fetch": (t3 - t2) * 1e3}
+    @property
+    def has_lexical(self) -> bool:
+        return self.reader.lexical is not None
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: Mode = "hybrid",
+        group: Group = "article",
+        fusion: Fusion = DEFAULT_FUSION,
+        dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        rerank: bool = False,
+        depth: int = DEFAULT_DEPTH,
+    ) -> SearchResult:
+        if mode != "dense" and not self.has_lexical:
+            raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
+        if rerank and self.reranker is None:
+            raise NoReranker("rerank=true needs a cross-encoder: set DATELINE_RERANK_MODEL to its folder")
+        depth = max(depth, 5 * k, RERANK_DEPTH if rerank else 0)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1e3
+            clock = now
+
+        dense: ranking.Ranked = []
+        lexical: ranking.Ranked = []
+        if mode != "lexical":
+            vector = self.encoder.queries([query])
+            lap("embed")
+            dense = self.reader.search(vector, depth)[0]
+            lap("vector")
+        if mode != "dense":
+            lexical = self.reader.search_lexical(query, depth)
+            lap("lexical")
+        if mode == "hybrid":
+            weights = (dense_weight, 1.0 - dense_weight)
+            if fusion == "rrf":
+                fused = ranking.rrf([dense, lexical], weights)
+            else:
+                fused = ranking.normalised([dense, lexical], weights, fusion)
+        else:
+            fused = dense or lexical
+        if group == "article":
+            grouped = ranking.group_best(fused, self.reader.article_of)
+        else:
+            grouped = [(row, score, 0) for row, score in fused]
+        lap("fuse")
+        if rerank and self.reranker is not None:
+            head = grouped[:RERANK_DEPTH]
+            texts = self.reader.fetch([row for row, _, _ in head])
+            scores = self.reranker.score(query, [f"{p.title}\n{p.text}" for p in texts])
+            reranked = sorted(zip(head, scores, strict=True), key=lambda x: -x[1])
+            grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[RERANK_DEPTH:]
+            lap("rerank")
+        top = grouped[:k]
+        passages = self.reader.fetch([row for row, _, _ in top])
+        lap("fetch")
+        dense_of, lexical_of = dict(dense), dict(lexical)
+        hits = [
+            Hit(rank, score, p, more, dense_of.get(row), lexical_of.get(row))
+            for rank, ((row, score, more), p) in enumerate(zip(top, passages, strict=True), start=1)
+        ]
         return SearchResult(query, hits, timings)
 
     def close(self) -> None:

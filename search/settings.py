@@ -18,6 +18,7 @@ class Settings:
     index: Path = Path(DEFAULT_INDEX)
     model: str | None = None  # default: the model recorded in the index manifest
     threads: int = 1  # torch and FAISS threads per query: 1 is steadier under concurrent load on 2 cores
+    rerank_model: str | None = None  # a cross-encoder folder; rerank=true is refused without one
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -28,4 +29,5 @@ class Settings:
             index=Path(environ.get("DATELINE_INDEX", DEFAULT_INDEX)),
             model=environ.get("DATELINE_MODEL") or None,
             threads=int(threads),
+            rerank_model=environ.get("DATELINE_RERANK_MODEL") or None,
         )

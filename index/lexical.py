@@ -1,0 +1,72 @@
+"""The lexical (BM25) index: the ONLY module that imports tantivy.
+
+One document per passage: its article's title and its text, English-stemmed; a `row` fast field maps a hit
+back to the passage store without fetching stored documents. Queries are reduced to their words, so no user
+input is read as query syntax (`AND`, `title:`, quotes), and parsed as a disjunction scored by BM25.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+TOKENIZER = "en_stem"
+_WORDS = re.compile(r"\w+")
+HEAP_BYTES = 256 * 1024 * 1024
+
+
+def _schema() -> Any:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("row", stored=False, indexed=False, fast=True)
+    builder.add_text_field("title", stored=False, tokenizer_name=TOKENIZER)
+    builder.add_text_field("text", stored=False, tokenizer_name=TOKENIZER)
+    return builder.build()
+
+
+def build(path: Path, passages: Iterable[tuple[int, str, str]], threads: int = 1) -> int:
+    """Index (row, title, text) triples into a new tantivy index at `path`; returns the number indexed."""
+    path.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(_schema(), path=str(path), reuse=False)
+    writer = index.writer(HEAP_BYTES, threads)
+    n = 0
+    for row, title, text in passages:
+        doc = tantivy.Document()
+        doc.add_unsigned("row", row)  # keyword construction would infer i64 and panic on the u64 column
+        doc.add_text("title", title)
+        doc.add_text("text", text)
+        writer.add_document(doc)
+        n += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    return n
+
+
+def query_terms(query: str) -> str:
+    """The words of a query, lower-cased, as plain terms (`AND`, `OR`, `NOT` are words too)."""
+    return " ".join(w.lower() for w in _WORDS.findall(query))
+
+
+class LexicalIndex:
+    """BM25 search over passages; returns (row, score) best first."""
+
+    def __init__(self, path: Path) -> None:
+        self.index = tantivy.Index.open(str(path))
+        self.searcher = self.index.searcher()
+
+    def count(self) -> int:
+        return int(self.searcher.num_docs)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        terms = query_terms(query)
+        if not terms:
+            return []
+        parsed, _errors = self.index.parse_query_lenient(terms, ["title", "text"])
+        hits = self.searcher.search(parsed, k, count=False).hits
+        if not hits:
+            return []
+        rows = self.searcher.fast_field_values("row", [address for _, address in hits])
+        return [(int(row), float(score)) for (score, _), row in zip(hits, rows, strict=True) if row is not None]

@@ -1,0 +1,68 @@
+"""Rank fusion and grouping: pure functions over (row, score) lists, best first; no I/O.
+
+Reciprocal rank fusion (Cormack et al. 2009) uses ranks only, so it needs no calibration between BM25 and
+cosine scores. Normalised fusion rescales each list (min-max or z-score over its own candidates) and takes a
+convex combination; a row missing from a list gets that list's floor, not zero evidence of relevance.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+Ranked = list[tuple[int, float]]
+RRF_K = 60  # the constant from the RRF paper; larger flattens the weight of top ranks
+
+
+def rrf(lists: Sequence[Ranked], weights: Sequence[float] | None = None, k0: int = RRF_K) -> Ranked:
+    weights = weights or [1.0] * len(lists)
+    fused: dict[int, float] = {}
+    for ranked, w in zip(lists, weights, strict=True):
+        for rank, (row, _) in enumerate(ranked, start=1):
+            fused[row] = fused.get(row, 0.0) + w / (k0 + rank)
+    return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
+
+
+def _minmax(scores: list[float]) -> Callable[[float], float]:
+    lo, hi = min(scores), max(scores)
+    return (lambda s: (s - lo) / (hi - lo)) if hi > lo else (lambda s: 1.0)
+
+
+def _zscore(scores: list[float]) -> Callable[[float], float]:
+    mean = statistics.fmean(scores)
+    sd = statistics.pstdev(scores) if len(scores) > 1 else 0.0
+    return (lambda s: (s - mean) / sd) if sd > 0 else (lambda s: 0.0)
+
+
+NORMALISERS: dict[str, Callable[[list[float]], Callable[[float], float]]] = {"minmax": _minmax, "zscore": _zscore}
+
+
+def normalised(lists: Sequence[Ranked], weights: Sequence[float], method: str = "minmax") -> Ranked:
+    """Convex combination of per-list normalised scores; a row absent from a list scores that list's minimum."""
+    fused: dict[int, float] = {}
+    scales = []
+    for ranked in lists:
+        if ranked:
+            norm = NORMALISERS[method]([s for _, s in ranked])
+            scales.append(({row: norm(s) for row, s in ranked}, min(norm(s) for _, s in ranked)))
+        else:
+            scales.append(({}, 0.0))
+    rows = {row for ranked in lists for row, _ in ranked}
+    for row in rows:
+        fused[row] = sum(w * scaled.get(row, floor) for (scaled, floor), w in zip(scales, weights, strict=True))
+    return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
+
+
+def group_best(ranked: Ranked, key_of: Callable[[int], str]) -> list[tuple[int, float, int]]:
+    """One entry per key (article): its best row and score, and how many more of its rows matched."""
+    best: dict[str, tuple[int, float]] = {}
+    extra: dict[str, int] = {}
+    order: list[str] = []
+    for row, score in ranked:
+        key = key_of(row)
+        if key in best:
+            extra[key] += 1
+        else:
+            best[key], extra[key] = (row, score), 0
+            order.append(key)
+    return [(best[key][0], best[key][1], extra[key]) for key in order]
