@@ -1,0 +1,1 @@
+"""Latency and quality benchmarks that print tables and write JSON reports to benchmarks/out/."""

@@ -1,0 +1,216 @@
+"""Search latency per stage (p50/p95/p99/mean, ms): in-process Searcher stages, and whole requests over HTTP.
+
+    python benchmarks/latency.py --index data/index [--repeat 3] [--mode dense] [--out FILE.json]
+
+Queries are RealTimeQA's questions (question2article), one at a time, `--repeat` passes after a warm-up of
+10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
+client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
+Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.data import (
+    DATA_DIR,
+    QUESTIONS,
+    REPO,
+    DataError,
+    format_table,
+    read_queries,
+    summarise,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from search.searcher import Mode, Searcher
+
+WARMUP = 10
+SERVER_START_TIMEOUT_S = 180.0  # loading the model on a busy 2-core machine can take a while
+
+
+def measure_searcher(
+    searcher: Searcher, queries: Sequence[str], repeat: int, k: int, mode: Mode
+) -> dict[str, list[float]]:
+    """Per-stage samples (ms) from SearchResult.timings_ms, plus `searcher`: the whole call timed here."""
+    for query in queries[:WARMUP]:
+        searcher.search(query, k, mode=mode)
+    samples: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for query in queries:
+            t0 = time.perf_counter()
+            result = searcher.search(query, k, mode=mode)
+            total = (time.perf_counter() - t0) * 1e3
+            for stage, ms in result.timings_ms.items():
+                samples.setdefault(stage, []).append(ms)
+            samples.setdefault("searcher", []).append(total)
+    return samples
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(index: Path, threads: int) -> Iterator[str]:
+    """Run `python -m search serve` on a free loopback port until healthy; yield its URL; always stop it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, DATELINE_THREADS=str(threads))
+    cmd = [sys.executable, "-m", "search", "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(proc, url, log)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: IO[str]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            tail = log.read()[-2000:]
+            raise RuntimeError(f"the server exited with code {proc.returncode} before answering:\n{tail}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"the server did not answer {url}/healthz within {SERVER_START_TIMEOUT_S:.0f} s")
+
+
+def measure_http(url: str, queries: Sequence[str], repeat: int, k: int, mode: Mode) -> dict[str, list[float]]:
+    """Client-side request time (ms), and the server's own `took_ms` for the same requests."""
+    import httpx
+
+    samples: dict[str, list[float]] = {"http": [], "http_server_took": []}
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+
+        def get(query: str) -> tuple[float, float]:
+            t0 = time.perf_counter()
+            response = client.get("/search", params={"q": query, "k": k, "mode": mode})
+            elapsed = (time.perf_counter() - t0) * 1e3
+            if response.status_code != 200:
+                raise RuntimeError(f"GET /search answered {response.status_code}: {response.text[:300]}")
+            return elapsed, float(response.json()["took_ms"])
+
+        for query in queries[:WARMUP]:
+            get(query)
+        for _ in range(repeat):
+            for query in queries:
+                elapsed, took = get(query)
+                samples["http"].append(elapsed)
+                samples["http_server_took"].append(took)
+    return samples
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
+    p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/latency-*.json)")
+    p.add_argument("--repeat", type=int, default=3, help="passes over the queries (default 3)")
+    p.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
+    p.add_argument(
+        "--mode",
+        choices=("dense", "lexical", "hybrid"),
+        default=None,
+        help="retrieval mode (default: hybrid when the index has a lexical index, else dense)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch/FAISS threads, in-process and in the server")
+    p.add_argument("--no-http", action="store_true", help="skip the HTTP server measurement")
+    args = p.parse_args(argv)
+    if args.repeat < 1 or args.threads < 1 or not 1 <= args.k <= 100:
+        p.error("--repeat and --threads must be at least 1, and -k between 1 and 100")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from index import vectors
+    from index.store import StoreError
+    from search.searcher import Searcher
+
+    try:
+        queries = list(read_queries(args.data / f"{QUESTIONS}.queries.tsv").values())
+        vectors.set_threads(args.threads)
+        searcher = Searcher.open(args.index, threads=args.threads)
+    except (DataError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    manifest = searcher.reader.manifest
+    mode: Mode = args.mode or ("hybrid" if searcher.has_lexical else "dense")
+    try:
+        samples = measure_searcher(searcher, queries, args.repeat, args.k, mode)
+    finally:
+        searcher.close()  # free the model before the server loads its own
+    server_start_s = None
+    if not args.no_http:
+        try:
+            t0 = time.perf_counter()
+            with serving(args.index, args.threads) as url:
+                server_start_s = round(time.perf_counter() - t0, 2)
+                samples |= measure_http(url, queries, args.repeat, args.k, mode)
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    stages = {stage: summarise(values) for stage, values in samples.items()}
+    print(
+        f"index {args.index}: {searcher.reader.passages} passages ({manifest['index']['type']}); "
+        f"model {manifest['model']['name']}; mode {mode}; k {args.k}; {len(queries)} queries x {args.repeat}; "
+        f"{args.threads} thread(s)"
+    )
+    headers = ["stage (ms)", "count", "p50", "p95", "p99", "mean"]
+    print(format_table(headers, [[stage, *s.values()] for stage, s in stages.items()]))
+    report: dict[str, Any] = {
+        "benchmark": "latency",
+        "index": str(args.index),
+        "generation": manifest["generation"],
+        "model": manifest["model"]["name"],
+        "index_type": manifest["index"]["type"],
+        "passages": searcher.reader.passages,
+        "articles": searcher.reader.articles,
+        "mode": mode,
+        "k": args.k,
+        "queries": len(queries),
+        "repeat": args.repeat,
+        "warmup": WARMUP,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "server_start_s": server_start_s,
+        "stages_ms": stages,
+    }
+    print(f"(wrote {write_json(report, args.out, 'latency')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Retrieval quality on RealTimeQA: article-level nDCG@10, recall@10/100, MRR@10, and answer spans in top passages.
+
+    python benchmarks/quality.py --index data/index [--split dev] [--mode dense] [--only-indexed] [--out FILE.json]
+
+Each query retrieves `--depth` passages; they collapse to articles in the order of each article's best passage.
+Gains are binary (qrels relevance > 0); a query whose gold article is not in the index is counted as `missing`
+and scores as a miss, unless `--only-indexed` drops it (for partial indexes; then only indexed gold articles
+count as relevant). The answer-span row is the share of questions with a top-10 passage from the gold article
+whose [start, end) contains a whole answer span.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.data import (
+    ANSWER_SPANS,
+    DATA_DIR,
+    EVIDENCE,
+    QUESTIONS,
+    SPLIT_RULE,
+    SPLITS,
+    DataError,
+    Split,
+    format_table,
+    in_split,
+    read_answer_spans,
+    read_qrels,
+    read_queries,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from search.searcher import Mode, Searcher
+
+TOP = 10  # nDCG, MRR and recall cut-off; also the passages checked for an answer span
+DEEP = 100  # the second recall cut-off
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    articles: list[str]  # distinct article ids, in the order of their best passage
+    top_passages: list[tuple[str, int, int]]  # (article_id, start, end) of the first TOP passages
+
+
+def retrieve(searcher: Searcher, query: str, depth: int, mode: Mode) -> Ranking:
+    hits = searcher.search(query, depth, mode=mode, group="passage", depth=depth).hits
+    articles = list(dict.fromkeys(h.passage.article_id for h in hits))
+    return Ranking(articles, [(h.passage.article_id, h.passage.start, h.passage.end) for h in hits[:TOP]])
+
+
+def ndcg(ranked: Sequence[str], relevant: set[str], k: int = TOP) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, doc in enumerate(ranked[:k]) if doc in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def recall(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    return len(relevant.intersection(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], relevant: set[str], k: int = TOP) -> float:
+    return next((1 / (i + 1) for i, doc in enumerate(ranked[:k]) if doc in relevant), 0.0)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def score_set(
+    searcher: Searcher,
+    name: str,
+    data: Path,
+    split: Split,
+    only_indexed: bool,
+    depth: int,
+    mode: Mode,
+    rankings: dict[str, Ranking],
+) -> dict[str, Any]:
+    """Article-level metrics for one query set; fills `rankings` (qid -> Ranking) for reuse."""
+    queries = read_queries(data / f"{name}.queries.tsv")
+    qrels = read_qrels(data / f"{name}.qrels.tsv")
+    unjudged = [qid for qid in queries if not any(r > 0 for r in qrels.get(qid, {}).values())]
+    per_query: dict[str, dict[str, Any]] = {}
+    missing = 0
+    for qid, query in queries.items():
+        if not in_split(qid, split) or qid in unjudged:
+            continue
+        relevant = {doc for doc, rel in qrels[qid].items() if rel > 0}
+        indexed = {doc for doc in relevant if searcher.reader.has_article(doc)}
+        if not indexed:
+            missing += 1
+            if only_indexed:
+                continue
+        if only_indexed:
+            relevant = indexed
+        rankings[qid] = ranking = retrieve(searcher, query, depth, mode)
+        first = next((i + 1 for i, doc in enumerate(ranking.articles) if doc in relevant), None)
+        per_query[qid] = {
+            "ndcg@10": round(ndcg(ranking.articles, relevant), 4),
+            "recall@10": recall(ranking.articles, relevant, TOP),
+            "recall@100": recall(ranking.articles, relevant, DEEP),
+            "rr@10": round(reciprocal_rank(ranking.articles, relevant), 4),
+            "first_relevant_rank": first,
+            "gold_indexed": len(indexed),
+            "gold": len(relevant),
+        }
+    scored = list(per_query.values())
+    return {
+        "queries": len(scored),
+        "missing_gold": missing,
+        "unjudged": len(unjudged),
+        "ndcg@10": mean([q["ndcg@10"] for q in scored]),
+        "recall@10": mean([q["recall@10"] for q in scored]),
+        "recall@100": mean([q["recall@100"] for q in scored]),
+        "mrr@10": mean([q["rr@10"] for q in scored]),
+        "mean_articles_retrieved": mean([len(rankings[qid].articles) for qid in per_query]),
+        "per_query": per_query,
+    }
+
+
+def score_answer_spans(
+    searcher: Searcher,
+    data: Path,
+    split: Split,
+    only_indexed: bool,
+    depth: int,
+    mode: Mode,
+    rankings: dict[str, Ranking],
+) -> dict[str, Any]:
+    """Share of questions with a top-10 passage from the gold article that contains a whole answer span."""
+    queries = read_queries(data / f"{QUESTIONS}.queries.tsv")
+    per_query: dict[str, bool] = {}
+    missing = 0
+    for rec in read_answer_spans(data / ANSWER_SPANS):
+        if not in_split(rec.qid, split):
+            continue
+        if rec.qid not in queries:
+            raise DataError(f"{data / ANSWER_SPANS}: qid {rec.qid} has no query in {QUESTIONS}.queries.tsv")
+        if not searcher.reader.has_article(rec.doc_id):
+            missing += 1
+            if only_indexed:
+                continue
+        ranking = rankings.get(rec.qid) or retrieve(searcher, queries[rec.qid], depth, mode)
+        per_query[rec.qid] = any(
+            article == rec.doc_id and any(start <= s and e <= end for s, e in rec.spans)
+            for article, start, end in ranking.top_passages
+        )
+    hits = [1.0 if found else 0.0 for found in per_query.values()]
+    return {"queries": len(hits), "missing_gold": missing, "answer@10": mean(hits), "per_query": per_query}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
+    p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/quality-*.json)")
+    p.add_argument("--depth", type=int, default=1000, help="passages retrieved per query before collapsing")
+    p.add_argument("--split", choices=SPLITS, default="all", help=SPLIT_RULE)
+    p.add_argument(
+        "--mode",
+        choices=("dense", "lexical", "hybrid"),
+        default=None,
+        help="retrieval mode (default: hybrid when the index has a lexical index, else dense)",
+    )
+    p.add_argument(
+        "--only-indexed",
+        action="store_true",
+        help="score only queries whose gold article is in the index (for partial indexes)",
+    )
+    args = p.parse_args(argv)
+    if args.depth < DEEP:
+        p.error(f"--depth must be at least {DEEP} (recall@{DEEP} needs that many passages)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from index.store import StoreError
+    from search.searcher import Searcher
+
+    inputs = [args.data / f"{name}.{kind}.tsv" for name in (QUESTIONS, EVIDENCE) for kind in ("queries", "qrels")]
+    absent = [str(path) for path in [*inputs, args.data / ANSWER_SPANS] if not path.is_file()]
+    if absent:  # before the model loads
+        print(f"error: not found: {', '.join(absent)}; pass --data DIR (the realtimeqa folder)", file=sys.stderr)
+        return 2
+    try:
+        searcher = Searcher.open(args.index)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    mode: Mode = args.mode or ("hybrid" if searcher.has_lexical else "dense")
+    manifest = searcher.reader.manifest
+    started = time.perf_counter()
+    try:
+        rankings: dict[str, Ranking] = {}
+        sets = {
+            name: score_set(searcher, name, args.data, args.split, args.only_indexed, args.depth, mode, rankings)
+            for name in (QUESTIONS, EVIDENCE)
+        }
+        answers = score_answer_spans(searcher, args.data, args.split, args.only_indexed, args.depth, mode, rankings)
+    except (DataError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        searcher.close()
+    seconds = time.perf_counter() - started
+
+    rows: list[list[Any]] = [
+        [name, s["queries"], s["missing_gold"], s["ndcg@10"], s["recall@10"], s["recall@100"], s["mrr@10"], None]
+        for name, s in sets.items()
+    ]
+    rows.append(
+        ["answer_spans", answers["queries"], answers["missing_gold"], None, None, None, None, answers["answer@10"]]
+    )
+    print(
+        f"index {args.index}: {searcher.reader.passages} passages, {searcher.reader.articles} articles; "
+        f"model {manifest['model']['name']}; mode {mode}; split {args.split}; depth {args.depth} passages; "
+        f"{'only queries with indexed gold' if args.only_indexed else 'missing gold scored as misses'}"
+    )
+    headers = ["set", "queries", "missing", "nDCG@10", "R@10", "R@100", "MRR@10", "Ans@10"]
+    print(format_table(headers, rows))
+    report = {
+        "benchmark": "quality",
+        "index": str(args.index),
+        "generation": manifest["generation"],
+        "model": manifest["model"]["name"],
+        "index_type": manifest["index"]["type"],
+        "passages": searcher.reader.passages,
+        "articles": searcher.reader.articles,
+        "mode": mode,
+        "split": args.split,
+        "split_rule": SPLIT_RULE,
+        "only_indexed": args.only_indexed,
+        "depth": args.depth,
+        "seconds": round(seconds, 2),
+        "sets": sets,
+        "answer_spans": answers,
+    }
+    print(f"({seconds:.1f} s; wrote {write_json(report, args.out, 'quality')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
