@@ -1,6 +1,10 @@
 """Retrieval quality on RealTimeQA: article-level nDCG@10, recall@10/100, MRR@10, and answer spans in top passages.
 
-    python benchmarks/quality.py --index data/index [--split dev] [--mode dense] [--only-indexed] [--out FILE.json]
+    python benchmarks/quality.py --index data/index [--split dev] [--modes dense,hybrid-rrf] [--only-indexed]
+
+Every mode in --modes (default: all that the index supports: dense, lexical, hybrid-rrf, hybrid-minmax,
+hybrid-zscore, and hybrid-rerank when DATELINE_RERANK_MODEL names a cross-encoder) is scored in one run,
+with the searcher's p50 latency for a k=10 article-grouped search beside it.
 
 Each query retrieves `--depth` passages; they collapse to articles in the order of each article's best passage.
 Gains are binary (qrels relevance > 0); a query whose gold article is not in the index is counted as `missing`
@@ -36,11 +40,14 @@ from benchmarks.data import (
     read_answer_spans,
     read_qrels,
     read_queries,
+    summarise,
     write_json,
 )
 
+from search.searcher import DEFAULT_FUSION, FUSIONS
+
 if TYPE_CHECKING:
-    from search.searcher import Mode, Searcher
+    from search.searcher import Fusion, Mode, Searcher
 
 TOP = 10  # nDCG, MRR and recall cut-off; also the passages checked for an answer span
 DEEP = 100  # the second recall cut-off
@@ -52,8 +59,29 @@ class Ranking:
     top_passages: list[tuple[str, int, int]]  # (article_id, start, end) of the first TOP passages
 
 
-def retrieve(searcher: Searcher, query: str, depth: int, mode: Mode) -> Ranking:
-    hits = searcher.search(query, depth, mode=mode, group="passage", depth=depth).hits
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    mode: Mode
+    fusion: Fusion = "rrf"
+    rerank: bool = False
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        if name in ("dense", "lexical"):
+            return cls(name, name)  # type: ignore[arg-type]
+        if name == "hybrid-rerank":
+            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True)
+        mode, _, fusion = name.partition("-")
+        if mode != "hybrid" or fusion not in FUSIONS:
+            raise ValueError(f"unknown mode {name!r}; use dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore")
+        return cls(name, "hybrid", fusion)  # type: ignore[arg-type]
+
+
+def retrieve(searcher: Searcher, query: str, depth: int, mode: Variant) -> Ranking:
+    hits = searcher.search(
+        query, depth, mode=mode.mode, fusion=mode.fusion, rerank=mode.rerank, group="passage", depth=depth
+    ).hits
     articles = list(dict.fromkeys(h.passage.article_id for h in hits))
     return Ranking(articles, [(h.passage.article_id, h.passage.start, h.passage.end) for h in hits[:TOP]])
 
@@ -83,7 +111,7 @@ def score_set(
     split: Split,
     only_indexed: bool,
     depth: int,
-    mode: Mode,
+    mode: Variant,
     rankings: dict[str, Ranking],
 ) -> dict[str, Any]:
     """Article-level metrics for one query set; fills `rankings` (qid -> Ranking) for reuse."""
@@ -134,7 +162,7 @@ def score_answer_spans(
     split: Split,
     only_indexed: bool,
     depth: int,
-    mode: Mode,
+    mode: Variant,
     rankings: dict[str, Ranking],
 ) -> dict[str, Any]:
     """Share of questions with a top-10 passage from the gold article that contains a whole answer span."""
@@ -159,6 +187,17 @@ def score_answer_spans(
     return {"queries": len(hits), "missing_gold": missing, "answer@10": mean(hits), "per_query": per_query}
 
 
+def latency(searcher: Searcher, variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
+    """The searcher's own time for a served search (k=10, one hit per article) over the questions, once each."""
+    queries = [q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)]
+    took = []
+    for query in queries:
+        t0 = time.perf_counter()
+        searcher.search(query, 10, mode=variant.mode, fusion=variant.fusion, rerank=variant.rerank)
+        took.append((time.perf_counter() - t0) * 1e3)
+    return summarise(took)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
@@ -166,12 +205,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/quality-*.json)")
     p.add_argument("--depth", type=int, default=1000, help="passages retrieved per query before collapsing")
     p.add_argument("--split", choices=SPLITS, default="all", help=SPLIT_RULE)
-    p.add_argument(
-        "--mode",
-        choices=("dense", "lexical", "hybrid"),
-        default=None,
-        help="retrieval mode (default: hybrid when the index has a lexical index, else dense)",
-    )
+    p.add_argument("--modes", default=None, help="comma-separated modes to compare (default: all supported)")
     p.add_argument(
         "--only-indexed",
         action="store_true",
@@ -198,16 +232,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    mode: Mode = args.mode or ("hybrid" if searcher.has_lexical else "dense")
+    import os
+
+    if args.modes:
+        names = args.modes.split(",")
+    elif searcher.has_lexical:
+        names = ["dense", "lexical", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
+        names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
+    else:
+        names = ["dense"]
+    try:
+        variants = [Variant.parse(n.strip()) for n in names]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     manifest = searcher.reader.manifest
     started = time.perf_counter()
+    results: dict[str, Any] = {}
     try:
-        rankings: dict[str, Ranking] = {}
-        sets = {
-            name: score_set(searcher, name, args.data, args.split, args.only_indexed, args.depth, mode, rankings)
-            for name in (QUESTIONS, EVIDENCE)
-        }
-        answers = score_answer_spans(searcher, args.data, args.split, args.only_indexed, args.depth, mode, rankings)
+        for variant in variants:
+            rankings: dict[str, Ranking] = {}
+            sets = {
+                name: score_set(searcher, name, args.data, args.split, args.only_indexed, args.depth, variant, rankings)
+                for name in (QUESTIONS, EVIDENCE)
+            }
+            answers = score_answer_spans(
+                searcher, args.data, args.split, args.only_indexed, args.depth, variant, rankings
+            )
+            results[variant.name] = {"sets": sets, "answer_spans": answers, "latency_ms": latency(searcher, variant, args)}
     except (DataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -215,19 +267,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         searcher.close()
     seconds = time.perf_counter() - started
 
-    rows: list[list[Any]] = [
-        [name, s["queries"], s["missing_gold"], s["ndcg@10"], s["recall@10"], s["recall@100"], s["mrr@10"], None]
-        for name, s in sets.items()
-    ]
-    rows.append(
-        ["answer_spans", answers["queries"], answers["missing_gold"], None, None, None, None, answers["answer@10"]]
-    )
+    rows: list[list[Any]] = []
+    for name, r in results.items():
+        for set_name, s in r["sets"].items():
+            rows.append([name, set_name, s["queries"], s["missing_gold"], s["ndcg@10"], s["recall@10"],
+                         s["recall@100"], s["mrr@10"], None, r["latency_ms"]["p50"]])
+        a = r["answer_spans"]
+        rows.append([name, "answer_spans", a["queries"], a["missing_gold"], None, None, None, None, a["answer@10"],
+                     r["latency_ms"]["p50"]])
     print(
         f"index {args.index}: {searcher.reader.passages} passages, {searcher.reader.articles} articles; "
-        f"model {manifest['model']['name']}; mode {mode}; split {args.split}; depth {args.depth} passages; "
+        f"model {manifest['model']['name']}; split {args.split}; depth {args.depth} passages; "
         f"{'only queries with indexed gold' if args.only_indexed else 'missing gold scored as misses'}"
     )
-    headers = ["set", "queries", "missing", "nDCG@10", "R@10", "R@100", "MRR@10", "Ans@10"]
+    headers = ["mode", "set", "queries", "missing", "nDCG@10", "R@10", "R@100", "MRR@10", "Ans@10", "p50 ms"]
     print(format_table(headers, rows))
     report = {
         "benchmark": "quality",
@@ -237,14 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "index_type": manifest["index"]["type"],
         "passages": searcher.reader.passages,
         "articles": searcher.reader.articles,
-        "mode": mode,
         "split": args.split,
         "split_rule": SPLIT_RULE,
         "only_indexed": args.only_indexed,
         "depth": args.depth,
         "seconds": round(seconds, 2),
-        "sets": sets,
-        "answer_spans": answers,
+        "modes": results,
     }
     print(f"({seconds:.1f} s; wrote {write_json(report, args.out, 'quality')})")
     return 0
