@@ -7,6 +7,7 @@ broken article never costs the rest of the archive. Only an unreadable path (mis
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import email.utils
 import gzip
@@ -220,6 +221,16 @@ def _read_jsonl(stream: IO[bytes], name: str) -> Iterator[Record]:
 
 def _read_csv(stream: IO[bytes], name: str) -> Iterator[Record]:
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    try:
+        yield from _csv_records(text, name)
+    finally:
+        # Hand `stream` back open: a collected TextIOWrapper closes the stream under it, and read_file still
+        # asks the raw file for progress after the last record (then closes both itself).
+        with contextlib.suppress(ValueError):  # already closed by read_file when the reader stopped early
+            text.detach()
+
+
+def _csv_records(text: IO[str], name: str) -> Iterator[Record]:
     dialect = "excel-tab" if ".tsv" in name.lower() else "excel"
     csv.field_size_limit(MAX_RECORD_CHARS)
     reader = csv.reader(text, dialect=dialect)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.articles import InputError
+from index.articles import InputError, input_files
 
 DEFAULT_INDEX = "data/index"
 
@@ -68,6 +68,7 @@ def _build(args: argparse.Namespace) -> int:
     from index.embed import DEFAULT_MODEL, Encoder, ModelError
     from index.split import SplitSettings
 
+    input_files(args.inputs)  # a missing path or unknown format fails now, not after the model has loaded
     try:
         encoder = Encoder(args.model or DEFAULT_MODEL, dtype=args.dtype)
     except ModelError as exc:

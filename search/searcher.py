@@ -136,11 +136,13 @@ class Searcher:
             grouped = [(row, score, 0) for row, score in fused]
         lap("fuse")
         if rerank and self.reranker is not None:
-            head = grouped[:RERANK_DEPTH]
+            # Every hit returned is rescored: reranker scores and fused scores are on different scales.
+            n = max(RERANK_DEPTH, k)
+            head = grouped[:n]
             texts = self.reader.fetch([row for row, _, _ in head])
             scores = self.reranker.score(query, [f"{p.title}\n{p.text}" for p in texts])
             reranked = sorted(zip(head, scores, strict=True), key=lambda x: -x[1])
-            grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[RERANK_DEPTH:]
+            grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[n:]
             lap("rerank")
         top = grouped[:k]
         passages = self.reader.fetch([row for row, _, _ in top])

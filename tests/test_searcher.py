@@ -1,0 +1,134 @@
+"""Searcher and ranking: fused, grouped and reranked hits keep ranks 1..n, best first, each passage or article once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from index.build import build_index
+from index.store import IndexReader
+from search import ranking
+from search.searcher import RERANK_DEPTH, NoLexicalIndex, Searcher
+from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
+
+
+class FakeReranker:
+    """Scores a passage by how many query words it holds, minus ten: negative scores, like cross-encoder logits."""
+
+    def __init__(self) -> None:
+        self.pairs = 0
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        self.pairs += len(texts)
+        words = set(query.lower().split())
+        return [sum(w in words for w in text.lower().split()) - 10.0 for text in texts]
+
+
+@pytest.fixture(scope="module")
+def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """More articles than the reranker's depth, so a long result list has a tail it did not rescore."""
+    work = tmp_path_factory.mktemp("big")
+    path = write_jsonl(work / "many.jsonl", made_up_articles(RERANK_DEPTH + 20))
+    build_index([path], work / "index", FakeEncoder(), fake_split_settings(), progress=False)
+    return work / "index"
+
+
+@pytest.fixture(scope="module")
+def searcher(big_index: Path) -> Searcher:
+    return Searcher(IndexReader(big_index), FakeEncoder(), FakeReranker())
+
+
+def assert_ranked(scores: list[float], ranks: list[int]) -> None:
+    assert ranks == list(range(1, len(ranks) + 1))
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "minmax", "zscore"])
+@pytest.mark.parametrize("group", ["article", "passage"])
+def test_every_fusion_and_grouping_gives_ranked_unique_hits(searcher: Searcher, fusion: str, group: str) -> None:
+    result = searcher.search("harbour ferry budget storm", k=30, fusion=fusion, group=group)  # type: ignore[arg-type]
+    assert len(result.hits) == 30
+    assert_ranked([h.score for h in result.hits], [h.rank for h in result.hits])
+    key = (lambda h: h.passage.article_id) if group == "article" else (lambda h: h.passage.passage_id)
+    assert len({key(h) for h in result.hits}) == len(result.hits)
+
+
+def test_hybrid_hits_carry_the_scores_of_the_lists_they_came_from(searcher: Searcher) -> None:
+    result = searcher.search("ferry crews walked out", k=10, mode="hybrid", group="passage")
+    assert all(h.dense_score is not None or h.lexical_score is not None for h in result.hits)
+    top = result.hits[0]
+    assert top.passage.article_id == "ferry-strike" and top.lexical_score is not None
+
+
+@pytest.mark.parametrize("k", [5, RERANK_DEPTH, RERANK_DEPTH + 15])
+def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searcher: Searcher, k: int) -> None:
+    result = searcher.search("ferry harbour storm budget council", k=k, rerank=True)
+    assert len(result.hits) == k
+    assert_ranked([h.score for h in result.hits], [h.rank for h in result.hits])
+    assert "rerank" in result.timings_ms
+
+
+def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(big_index: Path) -> None:
+    reader = IndexReader(big_index)
+    reader.lexical = None  # as an index built before lexical indexes were added
+    searcher = Searcher(reader, FakeEncoder())
+    assert searcher.search("ferry", k=3, mode="dense").hits
+    with pytest.raises(NoLexicalIndex, match="mode=dense"):
+        searcher.search("ferry", k=3, mode="hybrid")
+
+
+# --- ranking functions -----------------------------------------------------------------------------------------
+
+ranked_lists = st.lists(st.tuples(st.integers(0, 40), st.floats(-50, 50)), max_size=30).map(
+    lambda pairs: sorted({row: score for row, score in pairs}.items(), key=lambda x: -x[1])
+)
+
+
+@given(ranked_lists, ranked_lists)
+def test_rrf_ranks_every_candidate_once_best_first(a: ranking.Ranked, b: ranking.Ranked) -> None:
+    fused = ranking.rrf([a, b])
+    assert sorted(row for row, _ in fused) == sorted({row for row, _ in a} | {row for row, _ in b})
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
+
+
+@given(ranked_lists)
+def test_rrf_of_one_list_keeps_its_order(a: ranking.Ranked) -> None:
+    assert [row for row, _ in ranking.rrf([a])] == [row for row, _ in a]
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore"])
+@given(a=ranked_lists, b=ranked_lists)
+def test_normalised_fusion_ranks_every_candidate_once_best_first(
+    method: str, a: ranking.Ranked, b: ranking.Ranked
+) -> None:
+    fused = ranking.normalised([a, b], [0.5, 0.5], method)
+    assert sorted(row for row, _ in fused) == sorted({row for row, _ in a} | {row for row, _ in b})
+    scores = [s for _, s in fused]
+    assert scores == sorted(scores, reverse=True)
+    if method == "minmax":
+        assert all(-1e-9 <= s <= 1 + 1e-9 for s in scores)
+
+
+def test_a_row_first_in_both_lists_is_first_after_fusion() -> None:
+    a, b = [(7, 0.9), (1, 0.5), (2, 0.1)], [(7, 12.0), (3, 4.0)]
+    assert ranking.rrf([a, b])[0][0] == 7
+    assert ranking.normalised([a, b], [0.5, 0.5], "minmax")[0][0] == 7
+
+
+@given(ranked_lists)
+def test_grouping_keeps_each_articles_best_row_in_order_and_counts_the_rest(ranked: ranking.Ranked) -> None:
+    def article(row: int) -> str:
+        return f"a{row % 5}"
+
+    grouped = ranking.group_best(ranked, article)
+    assert [article(row) for row, _, _ in grouped] == list(dict.fromkeys(article(row) for row, _ in ranked))
+    assert sum(1 + more for _, _, more in grouped) == len(ranked)
+    first = {}
+    for row, score in ranked:
+        first.setdefault(article(row), (row, score))
+    assert [(row, score) for row, score, _ in grouped] == list(first.values())

@@ -1,0 +1,214 @@
+"""Service: the HTTP contract (shape, ranks, validation, health) over a fake-built index and the fake encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index.store import IndexMissing, IndexReader
+from search.app import create_app
+from search.schemas import MAX_K, MAX_QUERY_CHARS
+from search.searcher import ModelMismatch, Searcher
+from search.settings import Settings
+from tests.fakes import FakeEncoder, made_up_articles
+
+HIT_FIELDS = {"rank", "score", "passage_id", "article_id", "title", "date", "source", "url", "text", "start", "end"}
+TEXTS = {r["id"]: r for r in made_up_articles()}
+MODES = ["dense", "lexical", "hybrid"]
+GROUPS = ["article", "passage"]
+
+
+@pytest.fixture
+def reader(built_index: Path) -> IndexReader:
+    return IndexReader(built_index)
+
+
+@pytest.fixture
+def client(built_index: Path, reader: IndexReader) -> Iterator[TestClient]:
+    app = create_app(Settings(index=built_index), searcher=Searcher(reader, FakeEncoder()))
+    with TestClient(app) as c:
+        yield c
+
+
+def assert_well_ranked(body: dict[str, Any], k: int) -> None:
+    hits = body["hits"]
+    assert 0 < len(hits) <= k
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    for h in hits:
+        assert set(h) >= HIT_FIELDS
+        record = TEXTS[h["article_id"]]
+        assert h["text"] == record["text"][h["start"] : h["end"]]
+        assert h["passage_id"].startswith(f"{h['article_id']}#")
+        assert (h["title"], h["date"], h["source"], h["url"]) == (
+            record["title"],
+            record["date"],
+            record["source"],
+            record["url"],
+        )
+    assert body["took_ms"] >= 0
+    assert body["timings_ms"] and all(ms >= 0 for ms in body["timings_ms"].values())
+
+
+# --- search ----------------------------------------------------------------------------------------------------
+
+
+def test_get_search_returns_ranked_hits_with_their_articles(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "ferry crews strike", "k": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == "ferry crews strike" and body["k"] == 5
+    assert_well_ranked(body, 5)
+
+
+def test_post_search_returns_the_same_hits_as_get(client: TestClient) -> None:
+    got = client.get("/search", params={"q": "harbour budget vote", "k": 4}).json()
+    posted = client.post("/search", json={"q": "harbour budget vote", "k": 4})
+    assert posted.status_code == 200
+    assert [h["passage_id"] for h in posted.json()["hits"]] == [h["passage_id"] for h in got["hits"]]
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_and_grouping_ranks_hits_one_to_n_with_non_increasing_scores(
+    client: TestClient, mode: str, group: str
+) -> None:
+    body = client.post("/search", json={"q": "council ferry storm", "k": 6, "mode": mode, "group": group}).json()
+    assert (body["mode"], body["group"]) == (mode, group)
+    assert_well_ranked(body, 6)
+    key = "article_id" if group == "article" else "passage_id"
+    assert len({h[key] for h in body["hits"]}) == len(body["hits"])
+
+
+def test_an_article_found_only_by_its_own_words_comes_first(client: TestClient) -> None:
+    for mode in ("lexical", "hybrid"):
+        body = client.get("/search", params={"q": "crews walked out", "mode": mode}).json()
+        assert body["hits"][0]["article_id"] == "ferry-strike"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_asking_for_more_hits_than_the_index_holds_returns_only_real_passages(
+    client: TestClient, reader: IndexReader, mode: str
+) -> None:
+    body = client.get("/search", params={"q": "ferry harbour council", "k": MAX_K, "mode": mode, "group": "passage"})
+    hits = body.json()["hits"]
+    known = {p.passage_id for p in reader.iter_passages()}
+    assert 0 < len(hits) <= reader.passages
+    assert {h["passage_id"] for h in hits} <= known
+    assert len({h["passage_id"] for h in hits}) == len(hits)
+    if mode == "dense":
+        assert len(hits) == reader.passages  # exact search ranks every passage
+
+
+def test_grouped_by_article_more_counts_the_articles_other_matching_passages(
+    client: TestClient, reader: IndexReader
+) -> None:
+    hits = client.get("/search", params={"q": "ferry", "k": MAX_K, "mode": "dense"}).json()["hits"]
+    assert len(hits) == reader.articles
+    per_article: dict[str, int] = {}
+    for p in reader.iter_passages():
+        per_article[p.article_id] = per_article.get(p.article_id, 0) + 1
+    assert {h["article_id"]: h["more"] + 1 for h in hits} == per_article
+
+
+def test_a_query_with_no_words_is_not_an_error_in_lexical_mode(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "?!", "mode": "lexical"})
+    assert response.status_code == 200 and response.json()["hits"] == []
+
+
+def test_rerank_without_a_cross_encoder_is_refused_with_a_message(client: TestClient) -> None:
+    response = client.post("/search", json={"q": "ferry", "rerank": True})
+    assert response.status_code == 400
+    assert "DATELINE_RERANK_MODEL" in response.json()["detail"]
+
+
+# --- validation ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"q": ""}, id="empty-q"),
+        pytest.param({"q": "   "}, id="blank-q"),
+        pytest.param({"q": "\t\n"}, id="whitespace-q"),
+        pytest.param({"q": "x" * (MAX_QUERY_CHARS + 1)}, id="long-q"),
+        pytest.param({"q": "ferry", "k": 0}, id="k-zero"),
+        pytest.param({"q": "ferry", "k": MAX_K + 1}, id="k-over-max"),
+        pytest.param({"q": "ferry", "k": -3}, id="k-negative"),
+        pytest.param({"q": "ferry", "k": "ten"}, id="k-not-a-number"),
+        pytest.param({"q": "ferry", "mode": "semantic"}, id="unknown-mode"),
+        pytest.param({"q": "ferry", "group": "site"}, id="unknown-group"),
+        pytest.param({}, id="no-q"),
+    ],
+)
+def test_invalid_requests_are_refused_with_422_by_get_and_post(client: TestClient, params: dict[str, Any]) -> None:
+    assert client.get("/search", params=params).status_code == 422
+    assert client.post("/search", json=params).status_code == 422
+
+
+def test_an_unknown_json_field_is_refused_with_422_naming_it(client: TestClient) -> None:
+    response = client.post("/search", json={"q": "ferry", "colour": "red"})
+    assert response.status_code == 422
+    assert "colour" in response.text
+
+
+def test_an_unknown_query_parameter_is_refused_with_422_naming_it(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "ferry", "colour": "red"})
+    assert response.status_code == 422
+    assert "colour" in response.text
+
+
+def test_a_query_of_exactly_the_maximum_length_is_accepted(client: TestClient) -> None:
+    assert client.post("/search", json={"q": "f" * MAX_QUERY_CHARS}).status_code == 200
+
+
+def test_a_query_is_trimmed_before_it_is_searched(client: TestClient) -> None:
+    assert client.get("/search", params={"q": "  ferry  "}).json()["query"] == "ferry"
+
+
+# --- health, page, docs ----------------------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_index_counts_generation_and_model(
+    client: TestClient, reader: IndexReader, built_index: Path
+) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert (body["articles"], body["passages"]) == (reader.articles, reader.passages)
+    assert body["generation"] == reader.manifest["generation"]
+    assert body["model"] == FakeEncoder().info.name
+    assert body["dim"] == FakeEncoder().dim
+    assert body["index"] == str(built_index)
+
+
+def test_the_root_serves_the_search_page(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<html" in response.text.lower()
+
+
+def test_the_openapi_document_lists_search_for_get_and_post(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/search"])
+    assert "/healthz" in paths
+
+
+# --- start-up --------------------------------------------------------------------------------------------------
+
+
+def test_an_app_over_a_missing_index_refuses_to_start_and_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="rebuild-index"):
+        create_app(Settings(index=tmp_path / "no-index"))
+
+
+def test_a_searcher_refuses_an_encoder_other_than_the_one_the_index_was_built_with(reader: IndexReader) -> None:
+    with pytest.raises(ModelMismatch, match="rebuild"):
+        Searcher(reader, FakeEncoder(fingerprint="some-other-model"))
+    with pytest.raises(ModelMismatch):
+        Searcher(reader, FakeEncoder(dim=16))
