@@ -6,7 +6,7 @@ import collections
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,6 @@ def build_index(
     strict: bool = False,
     progress: bool = True,
     batch_size: int = 32,
-    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
 ) -> BuildReport:
     """Build a new generation of `index_dir` from `inputs`; the live index changes only if this succeeds."""
     from tqdm import tqdm

@@ -105,9 +105,10 @@ def title_budget(title: str, settings: SplitSettings, count: TokenCounter) -> tu
     if not title:
         return "", 0
     n = count([title])[0]
-    if n <= settings.max_title_tokens:
+    cap = min(settings.max_title_tokens, settings.max_tokens // 4)  # a small window keeps room for text
+    if n <= cap:
         return title, n
-    pieces = _cut_long(title, (0, len(title)), n, settings.max_title_tokens, count)
+    pieces = _cut_long(title, (0, len(title)), n, cap, count)
     s, e, n = pieces[0]
     return title[s:e], n
 

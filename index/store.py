@@ -204,10 +204,11 @@ class IndexWriter:
             matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
             self._vectors = []
             vecs.write(vecs.build(matrix, index_spec), self.tmp / VECTORS)
-            files = {
-                name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)}
-                for name in (STORE, VECTORS)
-            }
+            names = [STORE, VECTORS] + sorted(
+                str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file()
+            )
+            files = {name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)}
+                     for name in names}
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -221,7 +222,7 @@ class IndexWriter:
                             "documents": lexical_docs, "folder": LEXICAL},
                 "files": files,
             }
-            for name in (STORE, VECTORS):
+            for name in names:
                 with open(self.tmp / name, "rb+") as f:
                     os.fsync(f.fileno())
             with open(self.tmp / MANIFEST, "w") as f:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from search.searcher import SearchResult
+if TYPE_CHECKING:
+    from search.searcher import SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer queries are refused (422): the model reads 256 word-pieces at most anyway
 MAX_K = 100
@@ -38,7 +39,9 @@ class SearchRequest(BaseModel):
 
 class SearchHit(BaseModel):
     rank: int
-    score: float = Field(description="cosine similarity of query and passage; higher is better")
+    score: float = Field(
+        description="higher is better: cosine (dense), BM25 (lexical), fused score (hybrid), cross-encoder (rerank)"
+    )
     passage_id: str
     article_id: str
     title: str

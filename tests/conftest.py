@@ -41,7 +41,7 @@ def built_index(tmp_path: Path, articles_file: Path, fake_encoder: FakeEncoder) 
     from index.build import build_index
 
     index_dir = tmp_path / "index"
-    build_index([articles_file], index_dir, fake_encoder, fake_split_settings(), progress=False, log=lambda s: None)
+    build_index([articles_file], index_dir, fake_encoder, fake_split_settings(), progress=False)
     return index_dir
 
 
