@@ -92,7 +92,7 @@ def normalise_date(value: Any) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    m = re.fullmatch(r"(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})", text)
+    m = re.fullmatch(r"(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?", text)
     if m:
         return datetime(int(m[1]), int(m[2]), int(m[3])).date().isoformat()
     try:
@@ -124,8 +124,8 @@ def derived_id(*parts: str | None) -> str:
     return f"sha1-{digest[:16]}"
 
 
-def article_from_fields(fields: dict[str, Any], path: str, line: int) -> Record:
-    """Map a record's fields (any accepted alias) to an Article, or a Problem saying what is missing."""
+def article_from_fields(fields: dict[str, Any], path: str, line: int) -> list[Record]:
+    """Map a record's fields (any accepted alias) to an Article (after any warnings), or a Problem saying why not."""
 
     def pick(name: str) -> Any:
         for key in FIELD_ALIASES[name]:
@@ -136,7 +136,7 @@ def article_from_fields(fields: dict[str, Any], path: str, line: int) -> Record:
 
     text = pick("text")
     if not isinstance(text, str) or not text.strip():
-        return Problem(path, line, "no article text (expected a non-empty 'text' field)")
+        return [Problem(path, line, "no article text (expected a non-empty 'text' field)")]
     title = pick("title")
     title = str(title).strip() if title is not None else ""
     url = pick("url")
@@ -144,14 +144,16 @@ def article_from_fields(fields: dict[str, Any], path: str, line: int) -> Record:
     article_id = pick("id")
     article_id = str(article_id).strip() if article_id is not None else derived_id(url, title, text)
     if "#" in article_id or not article_id:
-        return Problem(path, line, f"article id {article_id!r} must be non-empty and contain no '#'")
+        return [Problem(path, line, f"article id {article_id!r} must be non-empty and contain no '#'")]
+    warnings: list[Problem] = []
     try:
         date = normalise_date(pick("date"))
-    except ValueError as exc:
-        return Problem(path, line, str(exc))
+    except ValueError as exc:  # the article is still worth finding; only its date is dropped
+        date = None
+        warnings.append(Problem(path, line, f"{exc}; indexed without a date", skipped=False))
     source = pick("source")
     source = str(source).strip() if source is not None else source_from_url(url)
-    return Article(article_id, title, text, date, source or None, url or None, f"{path}:{line}")
+    return [*warnings, Article(article_id, title, text, date, source or None, url or None, f"{path}:{line}")]
 
 
 def _open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
@@ -216,7 +218,7 @@ def _read_jsonl(stream: IO[bytes], name: str) -> Iterator[Record]:
         if not isinstance(fields, dict):
             yield Problem(name, line_no, "expected a JSON object per line")
             continue
-        yield article_from_fields(fields, name, line_no)
+        yield from article_from_fields(fields, name, line_no)
 
 
 def _read_csv(stream: IO[bytes], name: str) -> Iterator[Record]:
@@ -256,7 +258,7 @@ def _csv_records(text: IO[str], name: str) -> Iterator[Record]:
         subtitle = (fields.get("subtitle") or "").strip()
         if subtitle and fields.get("text"):
             fields["text"] = f"{subtitle}\n\n{fields['text']}"
-        yield article_from_fields(fields, name, line_no)
+        yield from article_from_fields(fields, name, line_no)
 
 
 def _read_text(stream: IO[bytes], name: str, path: Path, root: Path | None) -> Iterator[Record]:
@@ -274,7 +276,7 @@ def _read_text(stream: IO[bytes], name: str, path: Path, root: Path | None) -> I
     article_id = _stem(path) if root is None else str(path.relative_to(root)).replace("\\", "/")
     for suffix in COMPRESSION_SUFFIXES + TEXT_SUFFIXES:
         article_id = article_id.removesuffix(suffix)
-    yield article_from_fields({"id": article_id, "title": title, "text": body, "date": date}, name, 1)
+    yield from article_from_fields({"id": article_id, "title": title, "text": body, "date": date}, name, 1)
 
 
 def _stem(path: Path) -> str:

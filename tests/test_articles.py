@@ -113,12 +113,16 @@ def test_non_utf8_bytes_in_a_jsonl_line_are_reported_and_other_lines_read(tmp_pa
     assert problem.line == 2 and "UTF-8" in problem.reason
 
 
-def test_an_unreadable_date_skips_the_record_and_says_how_to_write_one(tmp_path: Path) -> None:
+def test_an_unreadable_date_is_a_warning_and_the_article_is_kept_without_a_date(tmp_path: Path) -> None:
     a, b = made_up_articles(2)
     path = write_jsonl(tmp_path / "a.jsonl", [{**a, "date": "the day after the storm"}, b])
     articles, problems = read_all(path)
-    assert [x.article_id for x in articles] == [b["id"]]
-    assert problems[0].line == 1 and "YYYY-MM-DD" in problems[0].reason
+    assert [(x.article_id, x.date) for x in articles] == [(a["id"], None), (b["id"], b["date"])]
+    assert problems[0].line == 1 and "YYYY-MM-DD" in problems[0].reason and not problems[0].skipped
+
+
+def test_a_date_with_a_time_of_day_keeps_its_day() -> None:
+    assert normalise_date("2016/12/30 7:11") == "2016-12-30"
 
 
 def test_an_id_containing_a_hash_is_refused_because_passage_ids_use_it(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def messy_inputs(tmp_path: Path) -> tuple[list[Path], set[tuple[str, int]]]:
         json.dumps(good[0]),
         '{"id": "broken", ',  # 2: invalid JSON
         json.dumps({"id": "no-text", "title": "Title only"}),  # 3: no text
-        json.dumps({**good[1], "date": "sometime"}),  # 4: unreadable date
+        json.dumps({**good[1], "date": "sometime"}),  # 4: unreadable date: a warning, still indexed
         json.dumps(good[2]),
         json.dumps({**good[3], "id": good[0]["id"]}),  # 6: duplicate id
     ]
@@ -51,7 +51,6 @@ def messy_inputs(tmp_path: Path) -> tuple[list[Path], set[tuple[str, int]]]:
     bad = {
         (str(jsonl), 2),
         (str(jsonl), 3),
-        (str(jsonl), 4),
         (str(jsonl), 6),
         (str(jsonl), 7),
         (str(csv_path), 3),
@@ -67,7 +66,7 @@ def test_the_report_reconciles_read_indexed_and_skipped_with_the_index(
     report = build(inputs, tmp_path / "index")
     reader = IndexReader(tmp_path / "index")
     assert report.read == report.indexed + report.skipped
-    assert (report.indexed, report.skipped) == (5, len(bad))  # a.jsonl 2, b.csv 1, t1.txt 1, c.jsonl.gz 1
+    assert (report.indexed, report.skipped) == (6, len(bad))  # a.jsonl 3, b.csv 1, t1.txt 1, c.jsonl.gz 1
     assert (reader.articles, reader.passages) == (report.indexed, report.passages)
     assert report.embedded + report.cached == report.passages
     assert reader.manifest["build"]["read"] == report.read
@@ -79,10 +78,12 @@ def test_every_bad_record_is_listed_with_its_file_and_line(
 ) -> None:
     inputs, bad = messy_inputs
     report = build(inputs, tmp_path / "index")
-    assert {(p.path, p.line) for p in report.problems} == bad
+    assert {(p.path, p.line) for p in report.problems if p.skipped} == bad
+    assert [(p.path, p.line) for p in report.problems if not p.skipped] == [(str(inputs[0]), 4)]
     printed = capsys.readouterr().err
     for path, line in bad:
         assert f"{path}:{line}: skipped:" in printed
+    assert f"{inputs[0]}:4: warning: unreadable date" in printed
 
 
 def test_a_duplicate_article_id_is_reported_and_the_first_copy_kept(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ def test_a_strict_build_fails_on_any_bad_record_and_says_how_many(
     messy_inputs: tuple[list[Path], set[tuple[str, int]]], tmp_path: Path
 ) -> None:
     inputs, bad = messy_inputs
-    with pytest.raises(BuildFailed, match=f"{len(bad)} problems"):
+    with pytest.raises(BuildFailed, match=f"{len(bad) + 1} problems"):  # the date warning counts under --strict
         build(inputs, tmp_path / "index", strict=True)
     assert not (tmp_path / "index" / "current").exists()
 
