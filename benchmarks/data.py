@@ -153,3 +153,16 @@ def write_json(report: dict[str, Any], out: Path | None, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def index_facts(searcher: Any, index: Path) -> dict[str, Any]:
+    """What a report says about the index it measured."""
+    manifest = searcher.reader.manifest
+    return {
+        "index": str(index),
+        "generation": manifest["generation"],
+        "model": manifest["model"]["name"],
+        "index_type": manifest["index"]["type"],
+        "passages": searcher.reader.passages,
+        "articles": searcher.reader.articles,
+    }

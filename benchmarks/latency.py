@@ -30,6 +30,7 @@ from benchmarks.data import (
     REPO,
     DataError,
     format_table,
+    index_facts,
     read_queries,
     summarise,
     write_json,
@@ -191,12 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(headers, [[stage, *s.values()] for stage, s in stages.items()]))
     report: dict[str, Any] = {
         "benchmark": "latency",
-        "index": str(args.index),
-        "generation": manifest["generation"],
-        "model": manifest["model"]["name"],
-        "index_type": manifest["index"]["type"],
-        "passages": searcher.reader.passages,
-        "articles": searcher.reader.articles,
+        **index_facts(searcher, args.index),
         "mode": mode,
         "k": args.k,
         "queries": len(queries),

@@ -36,6 +36,7 @@ from benchmarks.data import (
     DataError,
     Split,
     format_table,
+    index_facts,
     in_split,
     read_answer_spans,
     read_qrels,
@@ -284,12 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(headers, rows))
     report = {
         "benchmark": "quality",
-        "index": str(args.index),
-        "generation": manifest["generation"],
-        "model": manifest["model"]["name"],
-        "index_type": manifest["index"]["type"],
-        "passages": searcher.reader.passages,
-        "articles": searcher.reader.articles,
+        **index_facts(searcher, args.index),
         "split": args.split,
         "split_rule": SPLIT_RULE,
         "only_indexed": args.only_indexed,

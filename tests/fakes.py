@@ -175,3 +175,10 @@ def real_articles(n: int, where: Callable[[Article], bool] | None = None) -> lis
 def fake_split_settings() -> SplitSettings:
     """Windows small enough that the made-up articles split into several passages with the fake counter."""
     return SplitSettings(max_tokens=128, overlap_tokens=16, max_title_tokens=24)
+
+
+def fake_build(inputs: Sequence[Path], index_dir: Path, encoder: FakeEncoder | None = None, **kwargs: Any) -> Any:
+    """build_index with the fake encoder and small windows, no progress bar."""
+    from index.build import build_index
+
+    return build_index(inputs, index_dir, encoder or FakeEncoder(), fake_split_settings(), progress=False, **kwargs)

@@ -11,18 +11,8 @@ import pytest
 
 from index.build import BuildFailed, BuildReport, build_index
 from index.store import IndexReader
-from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, fake_build as build, fake_split_settings, made_up_articles, write_jsonl
 
-
-def build(inputs: list[Path], index_dir: Path, encoder: FakeEncoder | None = None, **kwargs: object) -> BuildReport:
-    return build_index(
-        inputs,
-        index_dir,
-        encoder or FakeEncoder(),
-        fake_split_settings(),
-        progress=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture

@@ -28,20 +28,8 @@ from index.store import (
     IndexWriter,
     StoreError,
 )
-from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, fake_build as build, fake_split_settings, made_up_articles, write_jsonl
 
-
-def build(
-    inputs: Sequence[Path], index_dir: Path, encoder: FakeEncoder | None = None, **kwargs: object
-) -> index.build.BuildReport:
-    return build_index(
-        inputs,
-        index_dir,
-        encoder or FakeEncoder(),
-        fake_split_settings(),
-        progress=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def generation_folders(index_dir: Path) -> list[str]:
