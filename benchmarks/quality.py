@@ -36,15 +36,14 @@ from benchmarks.data import (
     DataError,
     Split,
     format_table,
-    index_facts,
     in_split,
+    index_facts,
     read_answer_spans,
     read_qrels,
     read_queries,
     summarise,
     write_json,
 )
-
 from search.searcher import DEFAULT_FUSION, FUSIONS
 
 if TYPE_CHECKING:
@@ -190,7 +189,9 @@ def score_answer_spans(
 
 def latency(searcher: Searcher, variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
     """The searcher's own time for a served search (k=10, one hit per article) over the questions, once each."""
-    queries = [q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)]
+    queries = [
+        q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)
+    ]
     took = []
     for query in queries:
         t0 = time.perf_counter()
@@ -260,7 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             answers = score_answer_spans(
                 searcher, args.data, args.split, args.only_indexed, args.depth, variant, rankings
             )
-            results[variant.name] = {"sets": sets, "answer_spans": answers, "latency_ms": latency(searcher, variant, args)}
+            results[variant.name] = {
+                "sets": sets,
+                "answer_spans": answers,
+                "latency_ms": latency(searcher, variant, args),
+            }
     except (DataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -271,11 +276,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[list[Any]] = []
     for name, r in results.items():
         for set_name, s in r["sets"].items():
-            rows.append([name, set_name, s["queries"], s["missing_gold"], s["ndcg@10"], s["recall@10"],
-                         s["recall@100"], s["mrr@10"], None, r["latency_ms"]["p50"]])
+            rows.append(
+                [
+                    name,
+                    set_name,
+                    s["queries"],
+                    s["missing_gold"],
+                    s["ndcg@10"],
+                    s["recall@10"],
+                    s["recall@100"],
+                    s["mrr@10"],
+                    None,
+                    r["latency_ms"]["p50"],
+                ]
+            )
         a = r["answer_spans"]
-        rows.append([name, "answer_spans", a["queries"], a["missing_gold"], None, None, None, None, a["answer@10"],
-                     r["latency_ms"]["p50"]])
+        rows.append(
+            [
+                name,
+                "answer_spans",
+                a["queries"],
+                a["missing_gold"],
+                None,
+                None,
+                None,
+                None,
+                a["answer@10"],
+                r["latency_ms"]["p50"],
+            ]
+        )
     print(
         f"index {args.index}: {searcher.reader.passages} passages, {searcher.reader.articles} articles; "
         f"model {manifest['model']['name']}; split {args.split}; depth {args.depth} passages; "

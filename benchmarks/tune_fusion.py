@@ -18,7 +18,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.data import DATA_DIR, QUESTIONS, SPLIT_RULE, format_table, read_qrels, read_queries, split_of, write_json
+from benchmarks.data import (
+    DATA_DIR,
+    QUESTIONS,
+    SPLIT_RULE,
+    format_table,
+    read_qrels,
+    read_queries,
+    split_of,
+    write_json,
+)
 from benchmarks.quality import ndcg, recall
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -61,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fused = ranking.rrf([dense, lexical], (weight, 1 - weight))
             else:
                 fused = ranking.normalised([dense, lexical], (weight, 1 - weight), method)
-            articles = [searcher.reader.article_of(row) for row, _, _ in ranking.group_best(fused, searcher.reader.article_of)]
+            articles = [
+                searcher.reader.article_of(row) for row, _, _ in ranking.group_best(fused, searcher.reader.article_of)
+            ]
             relevant = {d for d, r in qrels[qid].items() if r > 0}
             nd.append(ndcg(articles, relevant))
             r10.append(recall(articles, relevant, 10))
@@ -75,22 +86,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for method in METHODS:
         for w in WEIGHTS:
-            grid.append({"method": method, "dense_weight": w, "dev": score(method, w, "dev"),
-                         "test": score(method, w, "test")})
+            grid.append(
+                {"method": method, "dense_weight": w, "dev": score(method, w, "dev"), "test": score(method, w, "test")}
+            )
     fusions = [g for g in grid if g["dense_weight"] is not None]
     best = max(fusions, key=lambda g: (round(g["dev"]["ndcg@10"], 4), g["dev"]["recall@100"]))
     rows = [
-        [g["method"], g["dense_weight"], g["dev"]["ndcg@10"], g["dev"]["recall@10"], g["dev"]["recall@100"],
-         g["test"]["ndcg@10"], "<- chosen on dev" if g is best else ""]
+        [
+            g["method"],
+            g["dense_weight"],
+            g["dev"]["ndcg@10"],
+            g["dev"]["recall@10"],
+            g["dev"]["recall@100"],
+            g["test"]["ndcg@10"],
+            "<- chosen on dev" if g is best else "",
+        ]
         for g in grid
     ]
-    print(f"index {args.index}: {searcher.reader.passages} passages; {len(lists)} questions "
-          f"(dev {grid[0]['dev']['queries']}, test {grid[0]['test']['queries']}); depth {args.depth}")
+    print(
+        f"index {args.index}: {searcher.reader.passages} passages; {len(lists)} questions "
+        f"(dev {grid[0]['dev']['queries']}, test {grid[0]['test']['queries']}); depth {args.depth}"
+    )
     print(format_table(["method", "w_dense", "dev nDCG", "dev R@10", "dev R@100", "test nDCG", ""], rows))
-    report = {"benchmark": "tune_fusion", "index": str(args.index), "split_rule": SPLIT_RULE, "depth": args.depth,
-              "grid": grid, "chosen": {"method": best["method"], "dense_weight": best["dense_weight"]},
-              "seconds": round(time.perf_counter() - started, 1)}
-    print(f"chosen: {best['method']} with dense weight {best['dense_weight']} (wrote {write_json(report, args.out, 'tune_fusion')})")
+    report = {
+        "benchmark": "tune_fusion",
+        "index": str(args.index),
+        "split_rule": SPLIT_RULE,
+        "depth": args.depth,
+        "grid": grid,
+        "chosen": {"method": best["method"], "dense_weight": best["dense_weight"]},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(
+        f"chosen: {best['method']} with dense weight {best['dense_weight']} "
+        f"(wrote {write_json(report, args.out, 'tune_fusion')})"
+    )
     searcher.close()
     return 0
 

@@ -191,9 +191,7 @@ def input_files(paths: Iterable[str | Path]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             if not _format_of(path):
-                raise InputError(
-                    f"{path}: unknown format; name it .jsonl, .csv or .txt (optionally with .gz or .xz)"
-                )
+                raise InputError(f"{path}: unknown format; name it .jsonl, .csv or .txt (optionally with .gz or .xz)")
             files.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")

@@ -62,8 +62,13 @@ class BuildReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "read": self.read, "indexed": self.indexed, "skipped": self.skipped, "passages": self.passages,
-            "embedded": self.embedded, "cached": self.cached, "seconds": round(self.seconds, 2),
+            "read": self.read,
+            "indexed": self.indexed,
+            "skipped": self.skipped,
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 2),
             "embed_seconds": round(self.embed_seconds, 2),
             "passages_per_s": round(self.passages / self.seconds, 1) if self.seconds else None,
             "skipped_by_reason": dict(self.reasons()),
@@ -146,8 +151,10 @@ def build_index(
         pending.clear()
         pending_passages = 0
         elapsed = time.perf_counter() - started
-        bar.set_postfix_str(f"{report.indexed:,} articles, {report.passages:,} passages, "
-                            f"{report.passages / elapsed:,.0f} passages/s", refresh=False)
+        bar.set_postfix_str(
+            f"{report.indexed:,} articles, {report.passages:,} passages, {report.passages / elapsed:,.0f} passages/s",
+            refresh=False,
+        )
 
     def problem(p: Problem) -> None:
         report.problems.append(p)
@@ -165,7 +172,9 @@ def build_index(
             report.read += 1
             if record.article_id in seen:
                 path, _, line = record.where.rpartition(":")
-                problem(Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept"))
+                problem(
+                    Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept")
+                )
                 continue
             seen.add(record.article_id)
             passages = split_article(record, encoder.count_tokens, settings)
@@ -188,8 +197,11 @@ def build_index(
         report.seconds = time.perf_counter() - started
         manifest = {
             "model": encoder.describe(),
-            "splitter": {"max_tokens": settings.max_tokens, "overlap_tokens": settings.overlap_tokens,
-                         "max_title_tokens": settings.max_title_tokens},
+            "splitter": {
+                "max_tokens": settings.max_tokens,
+                "overlap_tokens": settings.overlap_tokens,
+                "max_title_tokens": settings.max_title_tokens,
+            },
             "versions": _versions(),
             "build": {**report.as_dict(), "inputs": [str(p) for p in inputs]},
         }

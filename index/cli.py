@@ -21,8 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
     build.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     build.add_argument("--model", default=None, help="model name or sentence-transformers folder (default MiniLM)")
-    build.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
-                       help="passage embedding dtype; auto = bf16 where the CPU has it and it agrees with fp32")
+    build.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="passage embedding dtype; auto = bf16 where the CPU has it and it agrees with fp32",
+    )
     build.add_argument("--max-tokens", type=int, default=None, help="passage window incl. title (default: model limit)")
     build.add_argument("--overlap-tokens", type=int, default=48, help="sentences repeated between windows (tokens)")
     build.add_argument("--index-type", default="Flat", help="FAISS index_factory spec (default Flat: exact)")
@@ -74,14 +78,19 @@ def _build(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = SplitSettings(
-        max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens
-    )
+    settings = SplitSettings(max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens)
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
     print(f"model {encoder.info.name} ({encoder.info.dim}-d, {encoder.dtype}), writing {args.index}", file=sys.stderr)
     report = build_index(
-        args.inputs, Path(args.index), encoder, settings, index_spec=args.index_type, cache_path=cache,
-        strict=args.strict, progress=not args.no_progress, batch_size=args.batch_size,
+        args.inputs,
+        Path(args.index),
+        encoder,
+        settings,
+        index_spec=args.index_type,
+        cache_path=cache,
+        strict=args.strict,
+        progress=not args.no_progress,
+        batch_size=args.batch_size,
     )
     print(report.summary(), file=sys.stderr)
     print(f"index ready: {Path(args.index).resolve()} (generation {report.generation})", file=sys.stderr)

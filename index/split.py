@@ -19,8 +19,62 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # or opening quote; a blank line (paragraph) always ends one. Abbreviations below do not end sentences.
 _BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*(\s+)(?=["'“‘(\[]?[A-Z0-9])|(\n\s*\n)""")
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt gen gov sen rep rev lt col sgt capt cmdr adm maj pres sec dept corp inc ltd co
-    no vs jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m d.c ft fig approx est""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "lt",
+        "col",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "maj",
+        "pres",
+        "sec",
+        "dept",
+        "corp",
+        "inc",
+        "ltd",
+        "co",
+        "no",
+        "vs",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "d.c",
+        "ft",
+        "fig",
+        "approx",
+        "est",
+    ]
 )
 _LAST_WORD = re.compile(r"""([A-Za-z][A-Za-z.]*)\.["'”’)\]]*$""")
 _WORD = re.compile(r"\S+")
@@ -58,7 +112,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _cut_long(text: str, span: tuple[int, int], tokens: int, budget: int, count: TokenCounter) -> list[tuple[int, int, int]]:
+def _cut_long(
+    text: str, span: tuple[int, int], tokens: int, budget: int, count: TokenCounter
+) -> list[tuple[int, int, int]]:
     """Cut a span longer than `budget` tokens between words into pieces that fit; returns (start, end, tokens)."""
     if tokens <= budget:
         return [(span[0], span[1], tokens)]

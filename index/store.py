@@ -69,6 +69,9 @@ class IndexCorrupt(StoreError):
     """An index whose files disagree with its manifest or with each other."""
 
 
+REBUILD = "rebuild it with: scripts/rebuild-index --index DIR ARTICLES..."
+
+
 def build_hint(path: Path) -> str:
     return f"build one with: scripts/rebuild-index --index {path} ARTICLES..."
 
@@ -127,7 +130,7 @@ def read_manifest(generation: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((generation / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{generation / MANIFEST} is unreadable ({exc}); rebuild the index") from exc
+        raise IndexCorrupt(f"{generation / MANIFEST} is unreadable ({exc}); {REBUILD}") from exc
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorrupt(
             f"{generation} is not a {FORMAT} v{FORMAT_VERSION} index "
@@ -141,11 +144,11 @@ def check_files(generation: Path, manifest: dict[str, Any], full: bool = False) 
     for name, meta in manifest["files"].items():
         path = generation / name
         if not path.is_file():
-            raise IndexCorrupt(f"{path} is missing; rebuild the index")
+            raise IndexCorrupt(f"{path} is missing; {REBUILD}")
         if path.stat().st_size != meta["bytes"]:
-            raise IndexCorrupt(f"{path} is {path.stat().st_size} bytes, manifest says {meta['bytes']}; rebuild")
+            raise IndexCorrupt(f"{path} is {path.stat().st_size} bytes, manifest says {meta['bytes']}; {REBUILD}")
         if full and _sha256(path) != meta["sha256"]:
-            raise IndexCorrupt(f"{path} does not match its checksum in the manifest; rebuild the index")
+            raise IndexCorrupt(f"{path} does not match its checksum in the manifest; {REBUILD}")
 
 
 class IndexWriter:
@@ -176,8 +179,15 @@ class IndexWriter:
             raise ValueError("one vector per passage")
         self._db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
-            (article.article_id, article.title, article.date, article.source, article.url,
-             content_sha1(article), len(passages)),
+            (
+                article.article_id,
+                article.title,
+                article.date,
+                article.source,
+                article.url,
+                content_sha1(article),
+                len(passages),
+            ),
         )
         self._db.executemany(
             'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
@@ -204,11 +214,11 @@ class IndexWriter:
             matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
             self._vectors = []
             vecs.write(vecs.build(matrix, index_spec), self.tmp / VECTORS)
-            names = [STORE, VECTORS] + sorted(
-                str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file()
-            )
-            files = {name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)}
-                     for name in names}
+            lexical_files = sorted(str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file())
+            names = [STORE, VECTORS, *lexical_files]
+            files = {
+                name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)} for name in names
+            }
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -218,8 +228,13 @@ class IndexWriter:
                 "dim": self.dim,
                 "counts": {"articles": self.articles, "passages": self.rows},
                 "index": {"type": index_spec, "metric": "inner_product", "faiss": vecs.faiss_version()},
-                "lexical": {"engine": "tantivy", "tokenizer": lexical.TOKENIZER, "ranking": "bm25",
-                            "documents": lexical_docs, "folder": LEXICAL},
+                "lexical": {
+                    "engine": "tantivy",
+                    "tokenizer": lexical.TOKENIZER,
+                    "ranking": "bm25",
+                    "documents": lexical_docs,
+                    "folder": LEXICAL,
+                },
                 "files": files,
             }
             for name in names:
@@ -277,16 +292,16 @@ class IndexReader:
         try:
             self.index = vecs.read(self.generation / VECTORS)
         except RuntimeError as exc:
-            raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); rebuild the index") from exc
+            raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); {REBUILD}") from exc
         counts = self.manifest["counts"]
         stored = self._db().execute("SELECT count(*) FROM passages").fetchone()[0]
         if not (vecs.count(self.index) == counts["passages"] == stored):
             raise IndexCorrupt(
                 f"{self.generation}: {vecs.count(self.index)} vectors, {stored} stored passages, manifest says "
-                f"{counts['passages']}; rebuild the index"
+                f"{counts['passages']}; {REBUILD}"
             )
         if vecs.dim(self.index) != self.manifest["dim"]:
-            raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; rebuild")
+            raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
         article_of_row = self._db().execute("SELECT article_id FROM passages ORDER BY row").fetchall()
         self._article_of_row = [a for (a,) in article_of_row]  # row -> article_id, for grouping candidates
         self.lexical: lexical.LexicalIndex | None = None
@@ -294,10 +309,10 @@ class IndexReader:
             try:
                 self.lexical = lexical.LexicalIndex(self.generation / LEXICAL)
             except (ValueError, OSError) as exc:
-                raise IndexCorrupt(f"{self.generation / LEXICAL} is unreadable ({exc}); rebuild the index") from exc
+                raise IndexCorrupt(f"{self.generation / LEXICAL} is unreadable ({exc}); {REBUILD}") from exc
             if self.lexical.count() != stored:
                 raise IndexCorrupt(
-                    f"{self.generation}: lexical index holds {self.lexical.count()} passages, store {stored}; rebuild"
+                    f"{self.generation}: lexical index holds {self.lexical.count()} passages, store {stored}; {REBUILD}"
                 )
 
     def _db(self) -> sqlite3.Connection:
@@ -339,11 +354,15 @@ class IndexReader:
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
-        found = self._db().execute(
-            f'SELECT p.row, p.passage_id, p.article_id, p.n, p.start, p."end", p.text, a.title, a.date, a.source, '
-            f"a.url FROM passages p JOIN articles a USING (article_id) WHERE p.row IN ({marks})",
-            list(rows),
-        ).fetchall()
+        found = (
+            self._db()
+            .execute(
+                f'SELECT p.row, p.passage_id, p.article_id, p.n, p.start, p."end", p.text, a.title, a.date, a.source, '
+                f"a.url FROM passages p JOIN articles a USING (article_id) WHERE p.row IN ({marks})",
+                list(rows),
+            )
+            .fetchall()
+        )
         by_row = {r[0]: StoredPassage(*r) for r in found}
         return [by_row[r] for r in rows if r in by_row]
 
@@ -399,7 +418,10 @@ class EmbeddingCache:
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
-            [(self.model, self.key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors, strict=True)],
+            [
+                (self.model, self.key(t), np.asarray(v, dtype=np.float32).tobytes())
+                for t, v in zip(texts, vectors, strict=True)
+            ],
         )
         self._db.commit()
 

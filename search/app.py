@@ -50,7 +50,11 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     def run(request: Request, params: SearchRequest) -> SearchResponse:
         searcher: Searcher = request.app.state.searcher
         result = searcher.search(
-            params.q, params.k, mode=params.mode, group=params.group, fusion=params.fusion or DEFAULT_FUSION,
+            params.q,
+            params.k,
+            mode=params.mode,
+            group=params.group,
+            fusion=params.fusion or DEFAULT_FUSION,
             rerank=params.rerank,
         )
         return to_response(params, result)
@@ -70,8 +74,14 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         s: Searcher = request.app.state.searcher
         m = s.reader.manifest
         return Health(
-            status="ok", index=str(settings.index), generation=m["generation"], articles=s.reader.articles,
-            passages=s.reader.passages, model=m["model"]["name"], dim=m["dim"], index_type=m["index"]["type"],
+            status="ok",
+            index=str(settings.index),
+            generation=m["generation"],
+            articles=s.reader.articles,
+            passages=s.reader.passages,
+            model=m["model"]["name"],
+            dim=m["dim"],
+            index_type=m["index"]["type"],
             built=m["created"],
         )
 

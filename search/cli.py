@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import textwrap
@@ -14,8 +13,11 @@ from search.settings import DEFAULT_INDEX
 
 
 def _query_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m search", description="Search a Dateline index from the shell.",
-                                epilog='Run the HTTP service with: python -m search serve --help')
+    p = argparse.ArgumentParser(
+        prog="python -m search",
+        description="Search a Dateline index from the shell.",
+        epilog="Run the HTTP service with: python -m search serve --help",
+    )
     p.add_argument("query", nargs="+", help="the question or keywords")
     p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
     p.add_argument("-k", type=int, default=10, help="number of hits (1-100)")
@@ -55,14 +57,21 @@ def _query(args: argparse.Namespace) -> int:
     from search.searcher import DEFAULT_FUSION, Searcher
 
     try:
-        request = SearchRequest(q=" ".join(args.query), k=args.k, mode=args.mode, group=args.group,
-                                fusion=args.fusion, rerank=args.rerank)
+        request = SearchRequest(
+            q=" ".join(args.query), k=args.k, mode=args.mode, group=args.group, fusion=args.fusion, rerank=args.rerank
+        )
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     searcher = Searcher.open(Path(args.index), rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None)
-    result = searcher.search(request.q, request.k, mode=request.mode, group=request.group,
-                             fusion=request.fusion or DEFAULT_FUSION, rerank=request.rerank)
+    result = searcher.search(
+        request.q,
+        request.k,
+        mode=request.mode,
+        group=request.group,
+        fusion=request.fusion or DEFAULT_FUSION,
+        rerank=request.rerank,
+    )
     response = to_response(request, result)
     if args.json:
         print(response.model_dump_json(indent=2))
@@ -86,9 +95,13 @@ def _serve(args: argparse.Namespace) -> int:
     env = dict(os.environ, DATELINE_INDEX=args.index)
     app = create_app(Settings.from_env(env))
     url = f"http://{args.host}:{args.port}"
-    print(f"Dateline is starting on {url}/ : open it in a browser, or try\n"
-          f"  curl '{url}/search?q=why+did+Russia+suspend+New+START&k=3'\n"
-          f"  (API docs: {url}/docs)", file=sys.stderr, flush=True)
+    print(
+        f"Dateline is starting on {url}/ : open it in a browser, or try\n"
+        f"  curl '{url}/search?q=why+did+Russia+suspend+New+START&k=3'\n"
+        f"  (API docs: {url}/docs)",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

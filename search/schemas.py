@@ -81,9 +81,18 @@ class Health(BaseModel):
 def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
     hits = [
         SearchHit(
-            rank=h.rank, score=round(h.score, 6), passage_id=h.passage.passage_id, article_id=h.passage.article_id,
-            title=h.passage.title, date=h.passage.date, source=h.passage.source, url=h.passage.url,
-            text=h.passage.text, start=h.passage.start, end=h.passage.end, more=h.more,
+            rank=h.rank,
+            score=round(h.score, 6),
+            passage_id=h.passage.passage_id,
+            article_id=h.passage.article_id,
+            title=h.passage.title,
+            date=h.passage.date,
+            source=h.passage.source,
+            url=h.passage.url,
+            text=h.passage.text,
+            start=h.passage.start,
+            end=h.passage.end,
+            more=h.more,
             dense_score=None if h.dense_score is None else round(h.dense_score, 6),
             lexical_score=None if h.lexical_score is None else round(h.lexical_score, 6),
         )
@@ -91,6 +100,11 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
     ]
     timings = {stage: round(ms, 3) for stage, ms in result.timings_ms.items()}
     return SearchResponse(
-        query=request.q, k=request.k, mode=request.mode, group=request.group, hits=hits,
-        took_ms=round(result.took_ms, 3), timings_ms=timings,
+        query=request.q,
+        k=request.k,
+        mode=request.mode,
+        group=request.group,
+        hits=hits,
+        took_ms=round(result.took_ms, 3),
+        timings_ms=timings,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from index.embed import MODELS, Encoder, Reranker
-from index.store import IndexReader, StoreError, StoredPassage
+from index.store import IndexReader, StoredPassage, StoreError
 from search import ranking
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -74,8 +74,9 @@ class Searcher:
         self.reader, self.encoder, self.reranker = reader, encoder, reranker
 
     @classmethod
-    def open(cls, index_path: Path, model: str | None = None, threads: int | None = 1,
-             rerank_model: str | None = None) -> Searcher:
+    def open(
+        cls, index_path: Path, model: str | None = None, threads: int | None = 1, rerank_model: str | None = None
+    ) -> Searcher:
         """Load an index and the model it was built with (or `model`, which must be the same weights)."""
         reader = IndexReader(index_path)
         built = reader.manifest["model"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build import BuildFailed, BuildReport, build_index
+from index.build import BuildFailed, build_index
 from index.store import IndexReader
-from tests.fakes import FakeEncoder, fake_build as build, fake_split_settings, made_up_articles, write_jsonl
-
+from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
+from tests.fakes import fake_build as build
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 import index.build
 from index.articles import Article, InputError, read_articles
-from index.build import BuildFailed, build_index
+from index.build import BuildFailed
 from index.split import embedding_text, split_article, title_budget
 from index.store import (
     CURRENT,
@@ -28,8 +28,8 @@ from index.store import (
     IndexWriter,
     StoreError,
 )
-from tests.fakes import FakeEncoder, fake_build as build, fake_split_settings, made_up_articles, write_jsonl
-
+from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
+from tests.fakes import fake_build as build
 
 
 def generation_folders(index_dir: Path) -> list[str]:
@@ -178,7 +178,7 @@ def test_a_deleted_index_file_is_refused(built_index: Path, name: str) -> None:
 
 def test_a_deleted_lexical_index_is_refused(built_index: Path) -> None:
     shutil.rmtree((built_index / CURRENT / LEXICAL).resolve())
-    with pytest.raises(IndexCorrupt, match="missing|unreadable"):
+    with pytest.raises(IndexCorrupt, match=r"missing|unreadable"):
         IndexReader(built_index)
 
 
@@ -188,7 +188,7 @@ def test_a_lexical_index_that_disagrees_with_the_store_is_refused(built_index: P
     mine = (built_index / CURRENT / LEXICAL).resolve()
     shutil.rmtree(mine)
     shutil.copytree((tmp_path / "other" / CURRENT / LEXICAL).resolve(), mine)
-    with pytest.raises(IndexCorrupt, match="lexical index holds|missing|bytes"):
+    with pytest.raises(IndexCorrupt, match=r"lexical index holds|missing|bytes"):
         IndexReader(built_index)
 
 
