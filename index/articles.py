@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -160,9 +160,9 @@ def _open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     """Open `path` for reading, decompressing .gz/.xz; returns (decompressed stream, raw file for progress)."""
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the returned streams
     if path.suffix == ".gz":
-        return gzip.GzipFile(fileobj=raw), raw
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)), raw
     if path.suffix == ".xz":
-        return lzma.LZMAFile(raw), raw
+        return cast(IO[bytes], lzma.LZMAFile(raw)), raw
     return raw, raw
 
 

@@ -114,7 +114,7 @@ class Encoder:
             path=str(path),
             fingerprint=_fingerprint(path),
             dim=int(dim),
-            max_tokens=int(self._fp32.max_seq_length),
+            max_tokens=int(self._fp32.max_seq_length or 512),
             dtype=self.dtype,
         )
 

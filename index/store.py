@@ -238,12 +238,12 @@ class IndexWriter:
                 "files": files,
             }
             for name in names:
-                with open(self.tmp / name, "rb+") as f:
-                    os.fsync(f.fileno())
-            with open(self.tmp / MANIFEST, "w") as f:
-                json.dump(manifest, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
+                with open(self.tmp / name, "rb+") as data:
+                    os.fsync(data.fileno())
+            with open(self.tmp / MANIFEST, "w") as out:
+                json.dump(manifest, out, indent=2)
+                out.flush()
+                os.fsync(out.fileno())
             final = self.index_dir / GENERATIONS / self.gen_id
             os.rename(self.tmp, final)
             link = self.index_dir / f".{CURRENT}-{self.gen_id}"
