@@ -9,6 +9,7 @@ Files read (from `../shared/data/realtimeqa` beside the repository unless told o
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
@@ -46,6 +47,15 @@ def split_of(qid: str) -> Literal["dev", "test"]:
     """The question's split, fixed by its id alone; an evidence query (`e-<qid>`) goes with its question."""
     digest = hashlib.sha1(qid.removeprefix("e-").encode("utf-8")).hexdigest()
     return "dev" if digest[0] in "01234567" else "test"
+
+
+def asked_on(qid: str) -> datetime.date | None:
+    """The day a quiz question was published (its id starts YYYYMMDD): the `as_of` a reader asked it on."""
+    head = qid.removeprefix("e-")[:8]
+    try:
+        return datetime.date(int(head[:4]), int(head[4:6]), int(head[6:8]))
+    except ValueError:
+        return None
 
 
 def in_split(qid: str, split: Split) -> bool:

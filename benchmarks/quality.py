@@ -2,15 +2,19 @@
 
     python benchmarks/quality.py --index data/index [--split dev] [--modes dense,hybrid-rrf] [--only-indexed]
 
-Every mode in --modes (default: all that the index supports: dense, lexical, hybrid-rrf, hybrid-minmax,
-hybrid-zscore, and hybrid-rerank when DATELINE_RERANK_MODEL names a cross-encoder) is scored in one run,
-with the searcher's p50 latency for a k=10 article-grouped search beside it.
+Every mode in --modes (default: dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore, hybrid-rerank when
+DATELINE_RERANK_MODEL names a cross-encoder, and the `-undated` rows) is scored in one run, with the
+searcher's p50 latency for the same searches beside it.
 
-Each query retrieves `--depth` passages; they collapse to articles in the order of each article's best passage.
-Gains are binary (qrels relevance > 0); a query whose gold article is not in the index is counted as `missing`
-and scores as a miss, unless `--only-indexed` drops it (for partial indexes; then only indexed gold articles
-count as relevant). The answer-span row is the share of questions with a top-10 passage from the gold article
-whose [start, end) contains a whole answer span.
+Results are measured as served: one hit per article (`group=article`), the searcher's default depth, fusion
+weight and recency. Each question is asked as of the day its quiz was published (the YYYYMMDD its id starts
+with; the questions say "this week"): `as_of` keeps later articles out and recency counts back from that day.
+An `-undated` mode asks without a date and without recency, to show what the date context is worth.
+nDCG@10, R@10, MRR@10 and the answer spans come from the k=10 search a user sees; R@100 from a k=100 search.
+Gains are binary (qrels relevance > 0); a query whose gold article is not in the index is counted as
+`missing` and scores as a miss, unless `--only-indexed` drops it (for partial indexes). The answer-span row
+is the share of questions with a top-10 passage from the gold article whose [start, end) contains a whole
+answer span.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from benchmarks.data import (
     SPLITS,
     DataError,
     Split,
+    asked_on,
     format_table,
     in_split,
     index_facts,
@@ -55,8 +60,9 @@ DEEP = 100  # the second recall cut-off
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    articles: list[str]  # distinct article ids, in the order of their best passage
-    top_passages: list[tuple[str, int, int]]  # (article_id, start, end) of the first TOP passages
+    articles: list[str]  # the k=TOP search's articles, best first
+    top_passages: list[tuple[str, int, int]]  # (article_id, start, end) of the passage shown for each
+    deep: list[str]  # the k=DEEP search's articles, best first (for recall@DEEP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +71,46 @@ class Variant:
     mode: Mode
     fusion: Fusion = "rrf"
     rerank: bool = False
+    dated: bool = True  # asked as of the question's day, with the default recency; else neither
 
     @classmethod
     def parse(cls, name: str) -> Variant:
-        if name in ("dense", "lexical"):
-            return cls(name, name)  # type: ignore[arg-type]
-        if name == "hybrid-rerank":
-            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True)
-        mode, _, fusion = name.partition("-")
+        base, undated = (name.removesuffix("-undated"), True) if name.endswith("-undated") else (name, False)
+        if base in ("dense", "lexical"):
+            return cls(name, base, dated=not undated)  # type: ignore[arg-type]
+        if base == "hybrid-rerank":
+            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, dated=not undated)
+        mode, _, fusion = base.partition("-")
         if mode != "hybrid" or fusion not in FUSIONS:
-            raise ValueError(f"unknown mode {name!r}; use dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore")
-        return cls(name, "hybrid", fusion)  # type: ignore[arg-type]
+            raise ValueError(
+                f"unknown mode {name!r}; use dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore, "
+                "hybrid-rerank, each optionally with -undated"
+            )
+        return cls(name, "hybrid", fusion, dated=not undated)  # type: ignore[arg-type]
+
+    def search(self, searcher: Searcher, qid: str, query: str, k: int) -> Any:
+        """The served search (one hit per article), as of the question's day unless undated."""
+        from search.searcher import DEFAULT_RECENCY
+
+        return searcher.search(
+            query,
+            k,
+            mode=self.mode,
+            fusion=self.fusion,
+            rerank=self.rerank,
+            as_of=asked_on(qid) if self.dated else None,
+            recency=DEFAULT_RECENCY if self.dated else 0.0,
+        )
 
 
-def retrieve(searcher: Searcher, query: str, depth: int, mode: Variant) -> Ranking:
-    hits = searcher.search(
-        query, depth, mode=mode.mode, fusion=mode.fusion, rerank=mode.rerank, group="passage", depth=depth
-    ).hits
-    articles = list(dict.fromkeys(h.passage.article_id for h in hits))
-    return Ranking(articles, [(h.passage.article_id, h.passage.start, h.passage.end) for h in hits[:TOP]])
+def retrieve(searcher: Searcher, qid: str, query: str, mode: Variant) -> Ranking:
+    top = mode.search(searcher, qid, query, TOP).hits
+    deep = mode.search(searcher, qid, query, DEEP).hits
+    return Ranking(
+        [h.passage.article_id for h in top],
+        [(h.passage.article_id, h.passage.start, h.passage.end) for h in top],
+        [h.passage.article_id for h in deep],
+    )
 
 
 def ndcg(ranked: Sequence[str], relevant: set[str], k: int = TOP) -> float:
@@ -110,7 +137,6 @@ def score_set(
     data: Path,
     split: Split,
     only_indexed: bool,
-    depth: int,
     mode: Variant,
     rankings: dict[str, Ranking],
 ) -> dict[str, Any]:
@@ -131,12 +157,12 @@ def score_set(
                 continue
         if only_indexed:
             relevant = indexed
-        rankings[qid] = ranking = retrieve(searcher, query, depth, mode)
+        rankings[qid] = ranking = retrieve(searcher, qid, query, mode)
         first = next((i + 1 for i, doc in enumerate(ranking.articles) if doc in relevant), None)
         per_query[qid] = {
             "ndcg@10": round(ndcg(ranking.articles, relevant), 4),
             "recall@10": recall(ranking.articles, relevant, TOP),
-            "recall@100": recall(ranking.articles, relevant, DEEP),
+            "recall@100": recall(ranking.deep, relevant, DEEP),
             "rr@10": round(reciprocal_rank(ranking.articles, relevant), 4),
             "first_relevant_rank": first,
             "gold_indexed": len(indexed),
@@ -151,7 +177,7 @@ def score_set(
         "recall@10": mean([q["recall@10"] for q in scored]),
         "recall@100": mean([q["recall@100"] for q in scored]),
         "mrr@10": mean([q["rr@10"] for q in scored]),
-        "mean_articles_retrieved": mean([len(rankings[qid].articles) for qid in per_query]),
+        "mean_articles_retrieved": mean([len(rankings[qid].deep) for qid in per_query]),
         "per_query": per_query,
     }
 
@@ -161,7 +187,6 @@ def score_answer_spans(
     data: Path,
     split: Split,
     only_indexed: bool,
-    depth: int,
     mode: Variant,
     rankings: dict[str, Ranking],
 ) -> dict[str, Any]:
@@ -178,7 +203,7 @@ def score_answer_spans(
             missing += 1
             if only_indexed:
                 continue
-        ranking = rankings.get(rec.qid) or retrieve(searcher, queries[rec.qid], depth, mode)
+        ranking = rankings.get(rec.qid) or retrieve(searcher, rec.qid, queries[rec.qid], mode)
         per_query[rec.qid] = any(
             article == rec.doc_id and any(start <= s and e <= end for s, e in rec.spans)
             for article, start, end in ranking.top_passages
@@ -189,13 +214,13 @@ def score_answer_spans(
 
 def latency(searcher: Searcher, variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
     """The searcher's own time for a served search (k=10, one hit per article) over the questions, once each."""
-    queries = [
-        q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)
-    ]
+    queries = {
+        qid: q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)
+    }
     took = []
-    for query in queries:
+    for qid, query in queries.items():
         t0 = time.perf_counter()
-        searcher.search(query, 10, mode=variant.mode, fusion=variant.fusion, rerank=variant.rerank)
+        variant.search(searcher, qid, query, TOP)
         took.append((time.perf_counter() - t0) * 1e3)
     return summarise(took)
 
@@ -205,7 +230,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
     p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/quality-*.json)")
-    p.add_argument("--depth", type=int, default=1000, help="passages retrieved per query before collapsing")
     p.add_argument("--split", choices=SPLITS, default="all", help=SPLIT_RULE)
     p.add_argument("--modes", default=None, help="comma-separated modes to compare (default: all supported)")
     p.add_argument(
@@ -213,10 +237,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="score only queries whose gold article is in the index (for partial indexes)",
     )
-    args = p.parse_args(argv)
-    if args.depth < DEEP:
-        p.error(f"--depth must be at least {DEEP} (recall@{DEEP} needs that many passages)")
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,10 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.modes:
         names = args.modes.split(",")
     elif searcher.has_lexical:
-        names = ["dense", "lexical", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
+        names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
         names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
+        names += ["lexical-undated", "dense-undated", "hybrid-rrf-undated"]
     else:
-        names = ["dense"]
+        names = ["dense", "dense-undated"]
     try:
         variants = [Variant.parse(n.strip()) for n in names]
     except ValueError as exc:
@@ -255,12 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for variant in variants:
             rankings: dict[str, Ranking] = {}
             sets = {
-                name: score_set(searcher, name, args.data, args.split, args.only_indexed, args.depth, variant, rankings)
+                name: score_set(searcher, name, args.data, args.split, args.only_indexed, variant, rankings)
                 for name in (QUESTIONS, EVIDENCE)
             }
-            answers = score_answer_spans(
-                searcher, args.data, args.split, args.only_indexed, args.depth, variant, rankings
-            )
+            answers = score_answer_spans(searcher, args.data, args.split, args.only_indexed, variant, rankings)
             results[variant.name] = {
                 "sets": sets,
                 "answer_spans": answers,
@@ -307,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(
         f"index {args.index}: {searcher.reader.passages} passages, {searcher.reader.articles} articles; "
-        f"model {manifest['model']['name']}; split {args.split}; depth {args.depth} passages; "
+        f"model {manifest['model']['name']}; split {args.split}; as served (group=article); "
         f"{'only queries with indexed gold' if args.only_indexed else 'missing gold scored as misses'}"
     )
     headers = ["mode", "set", "queries", "missing", "nDCG@10", "R@10", "R@100", "MRR@10", "Ans@10", "p50 ms"]
@@ -318,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "split": args.split,
         "split_rule": SPLIT_RULE,
         "only_indexed": args.only_indexed,
-        "depth": args.depth,
+        "as_of": "each question's quiz day (YYYYMMDD of its id), except -undated modes",
         "seconds": round(seconds, 2),
         "modes": results,
     }

@@ -1,15 +1,20 @@
-"""Choose hybrid fusion (method and dense weight) on the DEV questions only; report TEST beside it, untouched.
+"""Choose hybrid ranking (fusion method, dense weight, recency) on the DEV questions only; TEST shown, never used.
 
-    python benchmarks/tune_fusion.py --index DIR [--depth 1000] [--out FILE.json]
+    python benchmarks/tune_fusion.py --index DIR [--depth 100] [--out FILE.json]
 
-Each query's dense and lexical candidate lists are retrieved once; every (method, weight) on the grid is then
-fused offline, grouped by article, and scored by article-level nDCG@10 on question2article. The chosen
-setting is the best on dev; its test score is printed for the record and never used to choose.
+Each question is asked as of the day its quiz was published (RealTimeQA questions say "this week"): the
+archive is searched as it stood that day (`as_of`: nothing dated later) and recency counts back from it. Each
+query's dense and lexical candidates are retrieved once, at the searcher's own depth; every point of the grid
+(fusion method x dense weight x recency weight x half-life) is then ranked offline, grouped by article, and
+scored by article-level nDCG@10 on question2article. The chosen point is the best on dev; its test score is
+printed for the record (to show over-fitting), never used to choose. An undated row (no as_of, no recency)
+shows what the date context is worth.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +27,7 @@ from benchmarks.data import (
     DATA_DIR,
     QUESTIONS,
     SPLIT_RULE,
+    asked_on,
     format_table,
     read_qrels,
     read_queries,
@@ -30,95 +36,150 @@ from benchmarks.data import (
 )
 from benchmarks.quality import ndcg, recall
 
-WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 METHODS = ("rrf", "minmax", "zscore")
+RECENCY = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5)
+HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("--data", type=Path, default=DATA_DIR)
-    p.add_argument("--depth", type=int, default=1000, help="candidates per retriever")
+    p.add_argument("--depth", type=int, default=None, help="candidates per retriever (default: the searcher's)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
+    from index.store import EPOCH, NO_DAY
     from search import ranking
-    from search.searcher import Searcher
+    from search.searcher import DEFAULT_DEPTH, Searcher
 
+    depth = args.depth or DEFAULT_DEPTH
     searcher = Searcher.open(args.index)
+    reader = searcher.reader
     queries = read_queries(args.data / f"{QUESTIONS}.queries.tsv")
     qrels = read_qrels(args.data / f"{QUESTIONS}.qrels.tsv")
     started = time.perf_counter()
-    lists: dict[str, tuple[ranking.Ranked, ranking.Ranked]] = {}
+    lists: dict[str, dict[str, Any]] = {}
     for qid, query in queries.items():
         if qid not in qrels:
             continue
-        dense = searcher.reader.search(searcher.encoder.queries([query]), args.depth)[0]
-        lexical = searcher.reader.search_lexical(query, args.depth)
-        lists[qid] = (dense, lexical)
+        day = asked_on(qid)
+        vector = searcher.encoder.queries([query])
+        allowed = reader.rows_dated(end=day) if day else None
+        lists[qid] = {
+            "dated": (reader.search(vector, depth, allowed)[0], reader.search_lexical(query, depth, allowed)),
+            "undated": (reader.search(vector, depth)[0], reader.search_lexical(query, depth)),
+            "reference": (day - EPOCH).days if day else None,
+            "relevant": {d for d, r in qrels[qid].items() if r > 0},
+        }
 
-    def score(method: str, weight: float, split: str) -> dict[str, float]:
+    def rank(q: dict[str, Any], method: str, weight: float, recency: float, half_life: float, dated: bool) -> list:
+        dense, lexical = q["dated" if dated else "undated"]
+        if method == "dense":
+            fused = dense
+        elif method == "lexical":
+            fused = lexical
+        elif method == "rrf":
+            fused = ranking.rrf([dense, lexical], (weight, 1 - weight))
+        else:
+            fused = ranking.normalised([dense, lexical], (weight, 1 - weight), method)
+        grouped = ranking.group_best(fused, reader.article_of)
+        if recency > 0 and q["reference"] is not None:
+
+            def age(row: int) -> float | None:
+                d = reader.row_days[row]
+                return None if d == NO_DAY else float(q["reference"] - d)
+
+            grouped = ranking.recency_boost(grouped, age, recency, half_life)
+        return [reader.article_of(row) for row, _, _ in grouped]
+
+    def score(split: str, *point: Any) -> dict[str, float]:
         nd, r10, r100 = [], [], []
-        for qid, (dense, lexical) in lists.items():
-            if split_of(qid) != split:
-                continue
-            if method == "dense":
-                fused = dense
-            elif method == "lexical":
-                fused = lexical
-            elif method == "rrf":
-                fused = ranking.rrf([dense, lexical], (weight, 1 - weight))
-            else:
-                fused = ranking.normalised([dense, lexical], (weight, 1 - weight), method)
-            articles = [
-                searcher.reader.article_of(row) for row, _, _ in ranking.group_best(fused, searcher.reader.article_of)
-            ]
-            relevant = {d for d, r in qrels[qid].items() if r > 0}
-            nd.append(ndcg(articles, relevant))
-            r10.append(recall(articles, relevant, 10))
-            r100.append(recall(articles, relevant, 100))
-        n = len(nd)
-        return {"ndcg@10": sum(nd) / n, "recall@10": sum(r10) / n, "recall@100": sum(r100) / n, "queries": n}
+        for qid, q in lists.items():
+            if split_of(qid) == split:
+                articles = rank(q, *point)
+                nd.append(ndcg(articles, q["relevant"]))
+                r10.append(recall(articles, q["relevant"], 10))
+                r100.append(recall(articles, q["relevant"], 100))
+        return {
+            "ndcg@10": statistics.fmean(nd),
+            "recall@10": statistics.fmean(r10),
+            "recall@100": statistics.fmean(r100),
+            "queries": len(nd),
+        }
 
-    grid: list[dict[str, Any]] = [
-        {"method": m, "dense_weight": None, "dev": score(m, 0.0, "dev"), "test": score(m, 0.0, "test")}
-        for m in ("lexical", "dense")
+    def point(method: str, weight: float | None, recency: float, half_life: float | None, dated: bool) -> dict:
+        args_ = (method, weight or 0.0, recency, half_life or 1.0, dated)
+        return {
+            "method": method,
+            "dense_weight": weight,
+            "as_of": dated,
+            "recency": recency,
+            "half_life_days": half_life,
+            "dev": score("dev", *args_),
+            "test": score("test", *args_),
+        }
+
+    baselines = [point(m, None, 0.0, None, dated) for dated in (False, True) for m in ("lexical", "dense")]
+    grid = [
+        point(m, w, r, h, True)
+        for m in METHODS
+        for w in WEIGHTS
+        for r in RECENCY
+        for h in (HALF_LIVES if r > 0 else (None,))
     ]
-    for method in METHODS:
-        for w in WEIGHTS:
-            grid.append(
-                {"method": method, "dense_weight": w, "dev": score(method, w, "dev"), "test": score(method, w, "test")}
-            )
-    fusions = [g for g in grid if g["dense_weight"] is not None]
-    best = max(fusions, key=lambda g: (round(g["dev"]["ndcg@10"], 4), g["dev"]["recall@100"]))
-    rows = [
-        [
+    best = max(grid, key=lambda g: (round(g["dev"]["ndcg@10"], 4), g["dev"]["recall@100"]))
+    undated = point(best["method"], best["dense_weight"], 0.0, None, False)
+    no_recency = point(best["method"], best["dense_weight"], 0.0, None, True)
+
+    def row(g: dict[str, Any], note: str = "") -> list[Any]:
+        return [
             g["method"],
             g["dense_weight"],
+            "yes" if g["as_of"] else "no",
+            g["recency"],
+            g["half_life_days"],
             g["dev"]["ndcg@10"],
             g["dev"]["recall@10"],
             g["dev"]["recall@100"],
             g["test"]["ndcg@10"],
-            "<- chosen on dev" if g is best else "",
+            note,
         ]
-        for g in grid
-    ]
+
+    # The table: baselines, then per fusion method and weight the best recency setting on dev.
+    rows = [row(g) for g in baselines]
+    for m in METHODS:
+        for w in WEIGHTS:
+            cell = [g for g in grid if g["method"] == m and g["dense_weight"] == w]
+            plain = next(g for g in cell if g["recency"] == 0)
+            top = max(cell, key=lambda g: round(g["dev"]["ndcg@10"], 4))
+            rows.append(row(plain))
+            if top is not plain:
+                rows.append(row(top, "<- chosen on dev" if top is best else ""))
+    rows += [row(no_recency, "chosen, no recency"), row(undated, "chosen, undated")]
     print(
-        f"index {args.index}: {searcher.reader.passages} passages; {len(lists)} questions "
-        f"(dev {grid[0]['dev']['queries']}, test {grid[0]['test']['queries']}); depth {args.depth}"
+        f"index {args.index}: {reader.passages} passages; {len(lists)} questions "
+        f"(dev {baselines[0]['dev']['queries']}, test {baselines[0]['test']['queries']}); depth {depth}; "
+        f"{len(grid)} grid points"
     )
-    print(format_table(["method", "w_dense", "dev nDCG", "dev R@10", "dev R@100", "test nDCG", ""], rows))
+    headers = ["method", "w_dense", "as_of", "recency", "half-life", "dev nDCG", "dev R@10", "dev R@100", "test nDCG"]
+    print(format_table([*headers, ""], rows))
     report = {
         "benchmark": "tune_fusion",
         "index": str(args.index),
         "split_rule": SPLIT_RULE,
-        "depth": args.depth,
+        "depth": depth,
+        "baselines": baselines,
         "grid": grid,
-        "chosen": {"method": best["method"], "dense_weight": best["dense_weight"]},
+        "chosen": best,
+        "chosen_without_recency": no_recency,
+        "chosen_undated": undated,
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(
-        f"chosen: {best['method']} with dense weight {best['dense_weight']} "
+        f"chosen: {best['method']}, dense weight {best['dense_weight']}, recency {best['recency']}, half-life "
+        f"{best['half_life_days']} days: dev nDCG@10 {best['dev']['ndcg@10']:.3f} (test {best['test']['ndcg@10']:.3f}) "
         f"(wrote {write_json(report, args.out, 'tune_fusion')})"
     )
     searcher.close()

@@ -13,6 +13,7 @@ place and then swaps `current`, so a reader sees the old index or the new one, n
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import hashlib
 import json
@@ -55,6 +56,20 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_article ON passages(article_id);
 """
+
+
+EPOCH = datetime.date(1970, 1, 1)
+NO_DAY = np.iinfo(np.int32).min
+
+
+def _day(iso: str | None) -> int:
+    """An ISO date (or datetime) -> days since 1970-01-01; NO_DAY when absent or unreadable."""
+    if not iso:
+        return int(NO_DAY)
+    try:
+        return (datetime.date.fromisoformat(iso[:10]) - EPOCH).days
+    except ValueError:
+        return int(NO_DAY)
 
 
 class StoreError(Exception):
@@ -302,8 +317,14 @@ class IndexReader:
             )
         if vecs.dim(self.index) != self.manifest["dim"]:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
-        article_of_row = self._db().execute("SELECT article_id FROM passages ORDER BY row").fetchall()
-        self._article_of_row = [a for (a,) in article_of_row]  # row -> article_id, for grouping candidates
+        by_row = (
+            self._db()
+            .execute("SELECT p.article_id, a.date FROM passages p JOIN articles a USING (article_id) ORDER BY p.row")
+            .fetchall()
+        )
+        self._article_of_row = [a for a, _ in by_row]  # row -> article_id, for grouping candidates
+        # row -> the article's day (days since 1970-01-01; NO_DAY where undated), for date filters and recency
+        self.row_days = np.array([_day(d) for _, d in by_row], dtype=np.int32)
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
@@ -334,16 +355,40 @@ class IndexReader:
     def article_of(self, row: int) -> str:
         return self._article_of_row[row]
 
-    def search_lexical(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top-k (row, BM25 score) for a query's words, best first; [] for an index built without one."""
-        return self.lexical.search(query, k) if self.lexical is not None else []
+    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (row, BM25 score) among `allowed` rows, best first; [] for an index built without one.
+
+        With a filter the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out.
+        """
+        if self.lexical is None:
+            return []
+        if allowed is None:
+            return self.lexical.search(query, k)
+        want = k
+        while True:
+            hits = self.lexical.search(query, want)
+            passed = [(row, score) for row, score in hits if allowed[row]]
+            if len(passed) >= k or len(hits) < want:
+                return passed[:k]
+            want *= 4
+
+    def rows_dated(self, start: datetime.date | None = None, end: datetime.date | None = None) -> np.ndarray:
+        """A bool per row: its article is dated within [start, end] (undated articles never pass a date filter)."""
+        mask = self.row_days != NO_DAY
+        if start is not None:
+            mask &= self.row_days >= (start - EPOCH).days
+        if end is not None:
+            mask &= self.row_days <= (end - EPOCH).days
+        return mask
 
     def has_article(self, article_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
 
-    def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        """Top-k (row, score) per query vector, best first; FAISS's -1 padding rows are dropped."""
-        scores, rows = vecs.search(self.index, query_vectors, k)
+    def search(
+        self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped."""
+        scores, rows = vecs.search(self.index, query_vectors, k, allowed)
         return [
             [(int(r), float(s)) for r, s in zip(row_ids, row_scores, strict=True) if r >= 0]
             for row_ids, row_scores in zip(rows, scores, strict=True)

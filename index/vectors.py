@@ -42,11 +42,22 @@ def read(path: Path) -> Any:
     return faiss.read_index(str(path))
 
 
-def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (scores, rows) per query; rows are -1 where the index holds fewer than k vectors (callers drop them)."""
+def search(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, rows) per query; rows are -1 where fewer than k vectors qualify (callers drop them).
+
+    `allowed` (a bool per row) restricts the search inside FAISS (an ID selector), so a selective filter still
+    finds the best k rows that pass it instead of filtering a fixed top-k afterwards.
+    """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
-    scores, rows = index.search(queries, k)
+    if allowed is None:
+        scores, rows = index.search(queries, k)
+        return scores, rows
+    bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # the stubs miss SWIG kwargs
+    scores, rows = index.search(queries, k, params=params)
+    del selector  # `bitmap` must outlive the selector that points into it
     return scores, rows
 
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from index.store import StoreError, read_manifest, resolve_generation
-from search.schemas import Health, SearchRequest, SearchResponse, to_response
-from search.searcher import DEFAULT_FUSION, NoLexicalIndex, NoReranker, Searcher
+from search.schemas import Health, SearchRequest, SearchResponse, execute, to_response
+from search.searcher import NoLexicalIndex, NoReranker, Searcher
 from search.settings import Settings
 
 
@@ -49,14 +49,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
     def run(request: Request, params: SearchRequest) -> SearchResponse:
         searcher: Searcher = request.app.state.searcher
-        result = searcher.search(
-            params.q,
-            params.k,
-            mode=params.mode,
-            group=params.group,
-            fusion=params.fusion or DEFAULT_FUSION,
-            rerank=params.rerank,
-        )
+        result = execute(searcher, params)
         return to_response(params, result)
 
     @app.get("/search", response_model=SearchResponse)

@@ -25,6 +25,11 @@ def _query_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", choices=("article", "passage"), default="article")
     p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"), default=None)
     p.add_argument("--rerank", action="store_true", help="rescore with the cross-encoder in DATELINE_RERANK_MODEL")
+    p.add_argument("--from", dest="from_", default=None, metavar="YYYY-MM-DD", help="articles dated on or after")
+    p.add_argument("--to", default=None, metavar="YYYY-MM-DD", help="articles dated on or before")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="the archive as it stood that day")
+    p.add_argument("--recency", type=float, default=None, help="recency boost weight (0 = off; default tuned)")
+    p.add_argument("--half-life-days", type=float, default=None, help="age at which the boost halves (default 30)")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
     return p
 
@@ -53,25 +58,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _query(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from search.schemas import SearchRequest, to_response
-    from search.searcher import DEFAULT_FUSION, Searcher
+    from search.schemas import SearchRequest, execute, to_response
+    from search.searcher import Searcher
 
     try:
-        request = SearchRequest(
-            q=" ".join(args.query), k=args.k, mode=args.mode, group=args.group, fusion=args.fusion, rerank=args.rerank
+        request = SearchRequest.model_validate(
+            {
+                "q": " ".join(args.query),
+                "k": args.k,
+                "mode": args.mode,
+                "group": args.group,
+                "fusion": args.fusion,
+                "rerank": args.rerank,
+                "from": args.from_,
+                "to": args.to,
+                "as_of": args.as_of,
+                "recency": args.recency,
+                "half_life_days": args.half_life_days,
+            }
         )
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     searcher = Searcher.open(Path(args.index), rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None)
-    result = searcher.search(
-        request.q,
-        request.k,
-        mode=request.mode,
-        group=request.group,
-        fusion=request.fusion or DEFAULT_FUSION,
-        rerank=request.rerank,
-    )
+    result = execute(searcher, request)
     response = to_response(request, result)
     if args.json:
         print(response.model_dump_json(indent=2))

@@ -66,3 +66,22 @@ def group_best(ranked: Ranked, key_of: Callable[[int], str]) -> list[tuple[int, 
             best[key], extra[key] = (row, score), 0
             order.append(key)
     return [(best[key][0], best[key][1], extra[key]) for key in order]
+
+
+def recency_boost(
+    grouped: list[tuple[int, float, int]], age_days: Callable[[int], float | None], weight: float, half_life: float
+) -> list[tuple[int, float, int]]:
+    """Rescore by relevance (min-max over the candidates, in [0, 1]) plus `weight` x 0.5 ** (age / half_life).
+
+    An article `half_life` days old gets half the boost of one from the reference day; an undated one none.
+    Ages below zero (after the reference day) count as zero.
+    """
+    if not grouped or weight <= 0:
+        return grouped
+    norm = _minmax([score for _, score, _ in grouped])
+    rescored = []
+    for row, score, more in grouped:
+        age = age_days(row)
+        prior = 0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life)
+        rescored.append((row, norm(score) + weight * prior, more))
+    return sorted(rescored, key=lambda x: (-x[1], x[0]))

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from search.searcher import SearchResult
+    from search.searcher import Searcher, SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer queries are refused (422): the model reads 256 word-pieces at most anyway
 MAX_K = 100
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
     k: int = Field(default=10, ge=1, le=MAX_K, description="number of hits to return")
@@ -28,6 +29,29 @@ class SearchRequest(BaseModel):
         default=None, description="how hybrid mode fuses the two lists (default: the tuned one, see README)"
     )
     rerank: bool = Field(default=False, description="rescore the top candidates with a cross-encoder")
+    from_: datetime.date | None = Field(
+        default=None, alias="from", description="only articles dated on or after this day (YYYY-MM-DD)"
+    )
+    to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
+    as_of: datetime.date | None = Field(
+        default=None,
+        description="search the archive as it stood that day: nothing dated later; recency counts back from it",
+    )
+    recency: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="weight of the recency boost (0 = off; default: the tuned one, see README)",
+    )
+    half_life_days: float | None = Field(
+        default=None, gt=0, le=36_500, description="age in days at which the recency boost halves (default 30)"
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SearchRequest:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError(f"'from' ({self.from_}) is after 'to' ({self.to}): swap them")
+        return self
 
     @field_validator("q")
     @classmethod
@@ -107,4 +131,23 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
         hits=hits,
         took_ms=round(result.took_ms, 3),
         timings_ms=timings,
+    )
+
+
+def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
+    """Run a validated request, filling unset options with the tuned defaults (HTTP and CLI alike)."""
+    from search.searcher import DEFAULT_FUSION, DEFAULT_HALF_LIFE_DAYS, DEFAULT_RECENCY
+
+    return searcher.search(
+        request.q,
+        request.k,
+        mode=request.mode,
+        group=request.group,
+        fusion=request.fusion or DEFAULT_FUSION,
+        rerank=request.rerank,
+        start=request.from_,
+        end=request.to,
+        as_of=request.as_of,
+        recency=DEFAULT_RECENCY if request.recency is None else request.recency,
+        half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
     )

@@ -1,0 +1,117 @@
+"""Date filters, `as_of` and the recency boost: filtered searches still fill k, nothing outside the dates leaks in."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchmarks.data import asked_on
+from index.store import IndexReader
+from search import ranking
+from search.app import create_app
+from search.searcher import Searcher
+from search.settings import Settings
+from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
+
+D = datetime.date
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("dated")
+    records = made_up_articles(60)
+    records.append({"id": "undated", "title": "Harbour ferries without a date", "text": "Ferries, budgets, storms."})
+    fake_build([write_jsonl(work / "a.jsonl", records)], work / "index")
+    return work / "index"
+
+
+@pytest.fixture(scope="module")
+def searcher(index: Path) -> Searcher:
+    return Searcher(IndexReader(index), FakeEncoder())
+
+
+def dates_of(result: object) -> list[str | None]:
+    return [h.passage.date for h in result.hits]  # type: ignore[attr-defined]
+
+
+def test_row_days_follow_the_article_dates_and_mark_undated_rows(searcher: Searcher) -> None:
+    reader = searcher.reader
+    mask = reader.rows_dated(D(2024, 3, 1), D(2024, 3, 31))
+    rows = np.flatnonzero(mask)
+    assert 0 < len(rows) < reader.passages
+    for p in reader.fetch([int(r) for r in rows]):
+        assert p.date is not None and "2024-03-01" <= p.date <= "2024-03-31"
+    undated = [p.row for p in reader.iter_passages() if p.date is None]
+    assert undated and not reader.rows_dated().take(undated).any()  # undated rows never pass a date filter
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_a_selective_filter_still_returns_k_hits_when_k_exist(searcher: Searcher, mode: str) -> None:
+    start, end = D(2024, 2, 1), D(2024, 2, 28)
+    in_range = {
+        p.article_id for p in searcher.reader.iter_passages() if p.date and "2024-02-01" <= p.date <= "2024-02-28"
+    }
+    assert 3 <= len(in_range) < 15  # selective: a few articles of sixty
+    k = len(in_range)
+    result = searcher.search("harbour", k, mode=mode, start=start, end=end, depth=5)
+    assert {h.passage.article_id for h in result.hits} == in_range  # all k, though depth 5 alone would miss some
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_as_of_leaves_out_everything_dated_later(searcher: Searcher, mode: str) -> None:
+    result = searcher.search("harbour ferries", 20, mode=mode, as_of=D(2024, 4, 15))
+    assert result.hits
+    assert all(d is not None and d <= "2024-04-15" for d in dates_of(result))
+
+
+def test_recency_puts_the_newest_of_equal_candidates_first() -> None:
+    grouped = [(1, 0.5, 0), (2, 0.5, 0), (3, 0.5, 0), (4, 0.9, 0)]
+    ages = {1: 400.0, 2: 3.0, 3: None, 4: 800.0}
+    boosted = ranking.recency_boost(grouped, ages.get, weight=1.0, half_life=30.0)
+    order = [row for row, _, _ in boosted]
+    assert order[:2] == [4, 2]  # much more relevant stays first; of the equals, the 3-day-old one leads
+    assert set(order[2:]) == {1, 3}  # 400 days old is worth next to nothing, undated nothing
+    assert ranking.recency_boost(grouped, ages.get, weight=0.0, half_life=30.0) == grouped
+
+
+@given(
+    st.lists(st.tuples(st.floats(-5, 5), st.one_of(st.none(), st.floats(-100, 5000))), min_size=1, max_size=30),
+    st.floats(0, 3),
+    st.floats(1, 365),
+)
+def test_recency_boost_keeps_every_candidate_once_best_first(
+    items: list[tuple[float, float | None]], weight: float, half_life: float
+) -> None:
+    grouped = sorted(((row, score, 0) for row, (score, _) in enumerate(items)), key=lambda x: -x[1])  # best first
+    ages = {row: age for row, (_, age) in enumerate(items)}
+    boosted = ranking.recency_boost(grouped, ages.get, weight, half_life)
+    assert sorted(row for row, _, _ in boosted) == list(range(len(items)))
+    scores = [s for _, s, _ in boosted]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_api_takes_from_to_and_as_of_and_refuses_them_reversed(index: Path) -> None:
+    app = create_app(Settings(index=index), searcher=Searcher(IndexReader(index), FakeEncoder()))
+    with TestClient(app) as client:
+        ok = client.get("/search", params={"q": "harbour ferries", "k": 20, "from": "2024-05-01", "to": "2024-06-30"})
+        assert ok.status_code == 200
+        dates = [h["date"] for h in ok.json()["hits"]]
+        assert dates and all("2024-05-01" <= d <= "2024-06-30" for d in dates)
+        posted = client.post("/search", json={"q": "harbour", "as_of": "2024-02-01", "recency": 0})
+        assert posted.status_code == 200 and all(h["date"] <= "2024-02-01" for h in posted.json()["hits"])
+        reversed_ = client.get("/search", params={"q": "harbour", "from": "2024-06-30", "to": "2024-05-01"})
+        assert reversed_.status_code == 422 and "swap" in reversed_.text
+        assert client.get("/search", params={"q": "harbour", "to": "last tuesday"}).status_code == 422
+        assert client.get("/search", params={"q": "harbour", "recency": -1}).status_code == 422
+
+
+def test_a_quiz_question_is_asked_on_the_day_its_id_names() -> None:
+    assert asked_on("20230224_3") == D(2023, 2, 24)
+    assert asked_on("e-20230224_3") == D(2023, 2, 24)
+    assert asked_on("no-date") is None
