@@ -2,7 +2,7 @@
 
     python benchmarks/latency.py --index data/index [--repeat 3] [--mode dense] [--out FILE.json]
 
-Queries are RealTimeQA's questions (question2article), one at a time, `--repeat` passes after a warm-up of
+Queries are RealTimeQA's dev questions (question2article; `--split`), one at a time, `--repeat` passes after a warm-up of
 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
 client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
 Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
@@ -27,10 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.data import (
     DATA_DIR,
     QUESTIONS,
+    SPLIT_RULE,
+    SPLITS,
     REPO,
     DataError,
     format_table,
     index_facts,
+    in_split,
     read_queries,
     summarise,
     write_json,
@@ -136,6 +139,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
     p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/latency-*.json)")
+    p.add_argument("--split", choices=SPLITS, default="dev", help=f"questions to time (default dev; {SPLIT_RULE})")
     p.add_argument("--repeat", type=int, default=3, help="passes over the queries (default 3)")
     p.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
     p.add_argument(
@@ -159,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from search.searcher import Searcher
 
     try:
-        queries = list(read_queries(args.data / f"{QUESTIONS}.queries.tsv").values())
+        queries = [
+            q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)
+        ]
         vectors.set_threads(args.threads)
         searcher = Searcher.open(args.index, threads=args.threads)
     except (DataError, StoreError) as exc:
@@ -196,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mode": mode,
         "k": args.k,
         "queries": len(queries),
+        "split": args.split,
         "repeat": args.repeat,
         "warmup": WARMUP,
         "threads": args.threads,
