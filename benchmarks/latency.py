@@ -2,8 +2,8 @@
 
     python benchmarks/latency.py --index data/index [--repeat 3] [--mode dense] [--out FILE.json]
 
-Queries are RealTimeQA's dev questions (question2article; `--split`), one at a time, `--repeat` passes after a warm-up of
-10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
+Queries are RealTimeQA's dev questions (question2article; `--split`), one at a time, `--repeat` passes after a
+warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
 client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
 Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
 """
@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.data import (
     DATA_DIR,
     QUESTIONS,
+    REPO,
     SPLIT_RULE,
     SPLITS,
-    REPO,
     DataError,
     format_table,
-    index_facts,
     in_split,
+    index_facts,
     read_queries,
     summarise,
     write_json,

@@ -3,7 +3,7 @@
     <index>/current -> generations/<id>     symlink, swapped atomically when a build commits
     <index>/generations/<id>/passages.sqlite3   articles and passages (text, offsets, metadata)
     <index>/generations/<id>/vectors.faiss      one vector per passage; FAISS row == passages.row
-    <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text; its row == passages.row
+    <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text, one field; its row == passages.row
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
 A build writes a new generation in a temporary folder, writes the manifest last, renames the folder into
@@ -246,6 +246,7 @@ class IndexWriter:
                 "lexical": {
                     "engine": "tantivy",
                     "tokenizer": lexical.TOKENIZER,
+                    "fields": lexical.FIELDS,
                     "ranking": "bm25",
                     "documents": lexical_docs,
                     "folder": LEXICAL,
@@ -328,7 +329,8 @@ class IndexReader:
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
-                self.lexical = lexical.LexicalIndex(self.generation / LEXICAL)
+                fields = self.manifest["lexical"].get("fields", lexical.LEGACY_FIELDS)
+                self.lexical = lexical.LexicalIndex(self.generation / LEXICAL, fields)
             except (ValueError, OSError) as exc:
                 raise IndexCorrupt(f"{self.generation / LEXICAL} is unreadable ({exc}); {REBUILD}") from exc
             if self.lexical.count() != stored:

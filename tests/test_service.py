@@ -212,3 +212,32 @@ def test_a_searcher_refuses_an_encoder_other_than_the_one_the_index_was_built_wi
         Searcher(reader, FakeEncoder(fingerprint="some-other-model"))
     with pytest.raises(ModelMismatch):
         Searcher(reader, FakeEncoder(dim=16))
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"ferry crews"',
+        'ferry AND "crews',
+        "ferr*",
+        "title:ferry OR NOT council",
+        "walked-out (crews) [harbour] {x} ^2 ~1",
+        "Ζάππειο ferry 渡轮 café naïve",
+        "NEAR(ferry crews, 3)",
+        "\\ / : + - && || !",
+    ],
+)
+def test_query_syntax_is_read_as_plain_words_never_a_500(client: TestClient, q: str) -> None:
+    for mode in ("lexical", "hybrid"):
+        response = client.get("/search", params={"q": q, "mode": mode})
+        assert response.status_code == 200, response.text
+    words = client.get("/search", params={"q": q, "mode": "lexical"}).json()["hits"]
+    if "ferry" in q.lower() or "crews" in q.lower():
+        assert "ferry-strike" in {h["article_id"] for h in words}  # the words still count
+
+
+def test_stopwords_are_dropped_from_a_query_unless_nothing_else_is_left() -> None:
+    from index.lexical import query_terms
+
+    assert query_terms("Why did THE crews walk out of the harbour?") == "why did crews walk out harbour"
+    assert query_terms("to be or not to be") == "to be or not to be"
