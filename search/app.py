@@ -28,7 +28,11 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
 
             vectors.set_threads(settings.threads)
             app.state.searcher = Searcher.open(
-                settings.index, settings.model, threads=settings.threads, rerank_model=settings.rerank_model
+                settings.index,
+                settings.model,
+                threads=settings.threads,
+                rerank_model=settings.rerank_model,
+                query_encoder=settings.query_encoder,
             )
         else:
             app.state.searcher = searcher
@@ -76,6 +80,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             dim=m["dim"],
             index_type=m["index"]["type"],
             built=m["created"],
+            query_encoder=getattr(s.encoder, "query_backend", "torch-fp32"),
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

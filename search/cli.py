@@ -80,7 +80,11 @@ def _query(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    searcher = Searcher.open(Path(args.index), rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None)
+    searcher = Searcher.open(
+        Path(args.index),
+        rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None,
+        query_encoder=os.environ.get("DATELINE_QUERY_ENCODER", "auto"),
+    )
     result = execute(searcher, request)
     response = to_response(request, result)
     if args.json:

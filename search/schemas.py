@@ -100,6 +100,7 @@ class Health(BaseModel):
     dim: int
     index_type: str
     built: str
+    query_encoder: str = Field(description="how queries are embedded: onnx-int8 or torch-fp32")
 
 
 def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:

