@@ -29,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--max-tokens", type=int, default=None, help="passage window incl. title (default: model limit)")
     build.add_argument("--overlap-tokens", type=int, default=48, help="sentences repeated between windows (tokens)")
-    build.add_argument("--index-type", default="Flat", help="FAISS index_factory spec (default Flat: exact)")
+    build.add_argument(
+        "--index-type",
+        default="auto",
+        help="FAISS index_factory spec, or auto: Flat (exact) up to 50,000 passages, HNSW32 past that",
+    )
     build.add_argument("--cache", default=None, help="embedding cache file (default ~/.cache/dateline/...)")
     build.add_argument("--no-cache", action="store_true", help="embed everything, read and write no cache")
     build.add_argument("--batch-size", type=int, default=32)

@@ -228,6 +228,8 @@ class IndexWriter:
             self._db.close()
             matrix = np.concatenate(self._vectors) if self._vectors else np.zeros((0, self.dim), np.float32)
             self._vectors = []
+            if index_spec == "auto":
+                index_spec = vecs.choose_spec(len(matrix))
             vecs.write(vecs.build(matrix, index_spec), self.tmp / VECTORS)
             lexical_files = sorted(str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file())
             names = [STORE, VECTORS, *lexical_files]
