@@ -64,6 +64,21 @@ def measure_searcher(
     return samples
 
 
+def vector_recall(searcher: Searcher, queries: Sequence[str], k: int = 10) -> float:
+    """Mean recall@k of the index's vector search against exact (brute-force) search over its own vectors."""
+    import numpy as np
+
+    index = searcher.reader.index
+    matrix = index.reconstruct_n(0, index.ntotal)
+    hits = []
+    for query in queries:
+        vector = searcher.encoder.queries([query])
+        exact = set(np.argsort(-(matrix @ vector[0]), kind="stable")[:k].tolist())
+        found = {row for row, _ in searcher.reader.search(vector, k)[0]}
+        hits.append(len(exact & found) / k)
+    return float(np.mean(hits))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -175,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode: Mode = args.mode or ("hybrid" if searcher.has_lexical else "dense")
     try:
         samples = measure_searcher(searcher, queries, args.repeat, args.k, mode)
+        recall = 1.0 if manifest["index"]["type"] == "Flat" else vector_recall(searcher, queries)
     finally:
         searcher.close()  # free the model before the server loads its own
     server_start_s = None
@@ -192,12 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"index {args.index}: {searcher.reader.passages} passages ({manifest['index']['type']}); "
         f"model {manifest['model']['name']}; mode {mode}; k {args.k}; {len(queries)} queries x {args.repeat}; "
-        f"{args.threads} thread(s)"
+        f"{args.threads} thread(s); vector search recall@10 against exact: {recall:.4f}"
     )
     headers = ["stage (ms)", "count", "p50", "p95", "p99", "mean"]
     print(format_table(headers, [[stage, *s.values()] for stage, s in stages.items()]))
     report: dict[str, Any] = {
         "benchmark": "latency",
+        "vector_recall@10": recall,
         **index_facts(searcher, args.index),
         "mode": mode,
         "k": args.k,
