@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif searcher.has_lexical:
         names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
         names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
-        names += ["lexical-undated", "dense-undated", "hybrid-rrf-undated"]
+        names += ["lexical-undated", "dense-undated", f"hybrid-{DEFAULT_FUSION}-undated"]
     else:
         names = ["dense", "dense-undated"]
     try:

@@ -38,7 +38,7 @@ from benchmarks.quality import ndcg, recall
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 METHODS = ("rrf", "minmax", "zscore")
-RECENCY = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5)
+RECENCY = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
 
 

@@ -23,13 +23,13 @@ MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
 FUSIONS: tuple[Fusion, ...] = ("rrf", "minmax", "zscore")
 
 # Defaults for hybrid ranking; chosen on the dev half of RealTimeQA's questions (benchmarks/tune_fusion.py).
-DEFAULT_FUSION: Fusion = "rrf"
+DEFAULT_FUSION: Fusion = "minmax"
 DEFAULT_DENSE_WEIGHT = 0.9  # share of the dense list in the fusion; the lexical list gets the rest
 DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
 RERANK_DEPTH = 50
 # Recency: relevance (min-max over the candidates) + RECENCY x 0.5 ** (age in days / HALF_LIFE), the age
 # counted back from `as_of` (default today); recency=0 turns it off. Chosen on the same dev questions.
-DEFAULT_RECENCY = 1.0
+DEFAULT_RECENCY = 2.0
 DEFAULT_HALF_LIFE_DAYS = 30.0
 
 
