@@ -85,3 +85,19 @@ def recency_boost(
         prior = 0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life)
         rescored.append((row, norm(score) + weight * prior, more))
     return sorted(rescored, key=lambda x: (-x[1], x[0]))
+
+
+def pick_passages(
+    grouped: list[tuple[int, float, int]], candidates: Ranked, key_of: Callable[[int], str], choice: dict[int, float]
+) -> list[tuple[int, float, int]]:
+    """Keep each article's rank and score, but show the passage of it that `choice` scores highest.
+
+    Dense scores barely tell an article's passages apart (each embeds the same title), so the ranking's best
+    passage is often not the one that answers; a balanced dense + lexical score picks it better.
+    """
+    best: dict[str, tuple[float, int]] = {}
+    for row, _ in candidates:
+        key, score = key_of(row), choice.get(row, float("-inf"))
+        if key not in best or score > best[key][0]:
+            best[key] = (score, row)
+    return [(best.get(key_of(row), (0.0, row))[1], score, more) for row, score, more in grouped]

@@ -132,3 +132,20 @@ def test_grouping_keeps_each_articles_best_row_in_order_and_counts_the_rest(rank
     for row, score in ranked:
         first.setdefault(article(row), (row, score))
     assert [(row, score) for row, score, _ in grouped] == list(first.values())
+
+
+def test_the_passage_shown_for_an_article_is_its_best_by_the_choice_score_and_ranks_stay() -> None:
+    article = {1: "a", 2: "a", 3: "b", 4: "b", 5: "c"}.__getitem__
+    fused = [(1, 0.9), (3, 0.8), (2, 0.7), (5, 0.6), (4, 0.5)]
+    grouped = ranking.group_best(fused, article)
+    picked = ranking.pick_passages(grouped, fused, article, {2: 0.9, 1: 0.1, 3: 0.5, 4: 0.4})
+    assert [(score, more) for _, score, more in picked] == [(score, more) for _, score, more in grouped]
+    assert [row for row, _, _ in picked] == [2, 3, 5]  # a: 2 beats 1; b: 3 beats 4; c: unscored, kept
+
+
+def test_hybrid_article_hits_show_a_passage_of_their_own_article(searcher: Searcher) -> None:
+    result = searcher.search("ferry council storm budget", 10, mode="hybrid", group="article")
+    ids = [h.passage.article_id for h in result.hits]
+    assert len(ids) == len(set(ids))
+    for hit in result.hits:
+        assert hit.passage.passage_id.startswith(hit.passage.article_id + "#")
