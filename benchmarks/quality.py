@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -251,12 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: not found: {', '.join(absent)}; pass --data DIR (the realtimeqa folder)", file=sys.stderr)
         return 2
     try:
-        searcher = Searcher.open(args.index)
+        searcher = Searcher.open(args.index, query_encoder=os.environ.get("DATELINE_QUERY_ENCODER", "auto"))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    import os
-
     if args.modes:
         names = args.modes.split(",")
     elif searcher.has_lexical:
