@@ -149,3 +149,28 @@ def test_hybrid_article_hits_show_a_passage_of_their_own_article(searcher: Searc
     assert len(ids) == len(set(ids))
     for hit in result.hits:
         assert hit.passage.passage_id.startswith(hit.passage.article_id + "#")
+
+
+@pytest.mark.parametrize("method", ["rrf", "minmax", "zscore"])
+@given(a=ranked_lists, b=ranked_lists, w=st.floats(0, 1))
+def test_fusion_does_not_depend_on_the_order_of_its_lists(
+    method: str, a: ranking.Ranked, b: ranking.Ranked, w: float
+) -> None:
+    def fuse(lists: list[ranking.Ranked], weights: tuple[float, float]) -> ranking.Ranked:
+        return ranking.rrf(lists, weights) if method == "rrf" else ranking.normalised(lists, weights, method)
+
+    one, other = fuse([a, b], (w, 1 - w)), fuse([b, a], (1 - w, w))
+    assert [row for row, _ in one] == [row for row, _ in other]
+    assert [s for _, s in one] == pytest.approx([s for _, s in other])
+
+
+@pytest.mark.parametrize("method", ["rrf", "minmax", "zscore"])
+def test_fusion_of_disjoint_and_empty_lists(method: str) -> None:
+    def fuse(lists: list[ranking.Ranked]) -> ranking.Ranked:
+        return ranking.rrf(lists, (0.5, 0.5)) if method == "rrf" else ranking.normalised(lists, (0.5, 0.5), method)
+
+    a, b = [(1, 3.0), (2, 2.0)], [(8, 9.0), (9, 1.0)]
+    assert {row for row, _ in fuse([a, b])} == {1, 2, 8, 9}
+    assert [row for row, _ in fuse([a, []])] == [1, 2]
+    assert [row for row, _ in fuse([[], b])] == [8, 9]
+    assert fuse([[], []]) == []
