@@ -86,8 +86,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(index: Path, threads: int) -> Iterator[str]:
-    """Run `python -m search serve` on a free loopback port until healthy; yield its URL; always stop it."""
+def serving(index: Path, threads: int) -> Iterator[tuple[str, int]]:
+    """Run `python -m search serve` on a free loopback port until healthy; yield its URL and pid; always stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DATELINE_THREADS=str(threads))
@@ -96,7 +96,7 @@ def serving(index: Path, threads: int) -> Iterator[str]:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_healthy(proc, url, log)
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             try:
@@ -122,6 +122,62 @@ def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: IO[str]) -> None:
             pass
         time.sleep(0.25)
     raise RuntimeError(f"the server did not answer {url}/healthz within {SERVER_START_TIMEOUT_S:.0f} s")
+
+
+def resident_mb(pid: int) -> dict[str, float]:
+    """The process's resident memory now and at its peak (MB), from /proc (Linux)."""
+    fields: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[{"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb"}[key]] = round(int(value.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return fields
+
+
+def measure_concurrent(url: str, queries: Sequence[str], clients: int, seconds: float, k: int, mode: Mode) -> dict:
+    """`clients` threads, each on its own keep-alive connection, send the queries back to back for `seconds`."""
+    import threading
+
+    import httpx
+
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        mine: list[float] = []
+        failed = 0
+        with httpx.Client(base_url=url, timeout=60.0) as http:
+            i = offset
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                response = http.get("/search", params={"q": queries[i % len(queries)], "k": k, "mode": mode})
+                mine.append((time.perf_counter() - t0) * 1e3)
+                failed += response.status_code != 200
+                i += 1
+        with lock:
+            latencies.extend(mine)
+            failures[0] += failed
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(n * 7,)) for n in range(clients)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "failed": failures[0],
+        "qps": round(len(latencies) / elapsed, 1),
+        "latency_ms": summarise(latencies),
+    }
 
 
 def measure_http(url: str, queries: Sequence[str], repeat: int, k: int, mode: Mode) -> dict[str, list[float]]:
@@ -165,6 +221,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=1, help="torch/FAISS threads, in-process and in the server")
     p.add_argument("--no-http", action="store_true", help="skip the HTTP server measurement")
+    p.add_argument("--concurrency", type=int, default=8, help="clients for the QPS run over HTTP (0: skip)")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the QPS run")
     args = p.parse_args(argv)
     if args.repeat < 1 or args.threads < 1 or not 1 <= args.k <= 100:
         p.error("--repeat and --threads must be at least 1, and -k between 1 and 100")
@@ -194,12 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         searcher.close()  # free the model before the server loads its own
     server_start_s = None
+    concurrent: dict[str, Any] | None = None
+    memory: dict[str, float] = {}
     if not args.no_http:
         try:
             t0 = time.perf_counter()
-            with serving(args.index, args.threads) as url:
+            with serving(args.index, args.threads) as (url, pid):
                 server_start_s = round(time.perf_counter() - t0, 2)
                 samples |= measure_http(url, queries, args.repeat, args.k, mode)
+                if args.concurrency:
+                    concurrent = measure_concurrent(url, queries, args.concurrency, args.seconds, args.k, mode)
+                memory = resident_mb(pid)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -212,9 +275,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     headers = ["stage (ms)", "count", "p50", "p95", "p99", "mean"]
     print(format_table(headers, [[stage, *s.values()] for stage, s in stages.items()]))
+    if concurrent:
+        lat = concurrent["latency_ms"]
+        print(
+            f"HTTP at {concurrent['clients']} concurrent clients for {concurrent['seconds']} s: "
+            f"{concurrent['qps']} queries/s, {concurrent['failed']} failed of {concurrent['requests']}; "
+            f"p50 {lat['p50']} ms, p99 {lat['p99']} ms"
+        )
+    if memory:
+        print(f"server resident memory: {memory.get('rss_mb')} MB (peak {memory.get('peak_rss_mb')} MB)")
     report: dict[str, Any] = {
         "benchmark": "latency",
         "vector_recall@10": recall,
+        "concurrent_http": concurrent,
+        "server_memory": memory,
         **index_facts(searcher, args.index),
         "mode": mode,
         "k": args.k,
