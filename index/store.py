@@ -322,12 +322,21 @@ class IndexReader:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
         by_row = (
             self._db()
-            .execute("SELECT p.article_id, a.date FROM passages p JOIN articles a USING (article_id) ORDER BY p.row")
+            .execute(
+                "SELECT p.article_id, a.date, a.source FROM passages p JOIN articles a USING (article_id) "
+                "ORDER BY p.row"
+            )
             .fetchall()
         )
-        self._article_of_row = [a for a, _ in by_row]  # row -> article_id, for grouping candidates
+        self._article_of_row = [a for a, _, _ in by_row]  # row -> article_id, for grouping candidates
         # row -> the article's day (days since 1970-01-01; NO_DAY where undated), for date filters and recency
-        self.row_days = np.array([_day(d) for _, d in by_row], dtype=np.int32)
+        self.row_days = np.array([_day(d) for _, d, _ in by_row], dtype=np.int32)
+        # row -> a code of the article's source (case-folded), for source filters
+        self._source_codes: dict[str, int] = {}
+        self.row_sources = np.array(
+            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, src in by_row],
+            dtype=np.int32,
+        )
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
@@ -375,6 +384,11 @@ class IndexReader:
             if len(passed) >= k or len(hits) < want:
                 return passed[:k]
             want *= 4
+
+    def rows_from(self, sources: Iterable[str]) -> np.ndarray:
+        """A bool per row: its article comes from one of `sources` (exact names, case-insensitive)."""
+        codes = [self._source_codes[s.casefold()] for s in sources if s.casefold() in self._source_codes]
+        return np.isin(self.row_sources, np.array(codes, dtype=np.int32))
 
     def rows_dated(self, start: datetime.date | None = None, end: datetime.date | None = None) -> np.ndarray:
         """A bool per row: its article is dated within [start, end] (undated articles never pass a date filter)."""

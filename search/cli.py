@@ -26,6 +26,7 @@ def _query_parser() -> argparse.ArgumentParser:
     p.add_argument("--fusion", choices=("rrf", "minmax", "zscore"), default=None)
     p.add_argument("--rerank", action="store_true", help="rescore with the cross-encoder in DATELINE_RERANK_MODEL")
     p.add_argument("--from", dest="from_", default=None, metavar="YYYY-MM-DD", help="articles dated on or after")
+    p.add_argument("--source", action="append", default=None, help="only this source (repeat for more)")
     p.add_argument("--to", default=None, metavar="YYYY-MM-DD", help="articles dated on or before")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="the archive as it stood that day")
     p.add_argument("--recency", type=float, default=None, help="recency boost weight (0 = off; default tuned)")
@@ -72,6 +73,7 @@ def _query(args: argparse.Namespace) -> int:
                 "rerank": args.rerank,
                 "from": args.from_,
                 "to": args.to,
+                "source": args.source,
                 "as_of": args.as_of,
                 "recency": args.recency,
                 "half_life_days": args.half_life_days,

@@ -33,6 +33,9 @@ class SearchRequest(BaseModel):
         default=None, alias="from", description="only articles dated on or after this day (YYYY-MM-DD)"
     )
     to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
+    source: list[str] | None = Field(
+        default=None, max_length=50, description="only articles from these sources (repeat the parameter for more)"
+    )
     as_of: datetime.date | None = Field(
         default=None,
         description="search the archive as it stood that day: nothing dated later; recency counts back from it",
@@ -151,4 +154,5 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
         as_of=request.as_of,
         recency=DEFAULT_RECENCY if request.recency is None else request.recency,
         half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
+        sources=request.source,
     )

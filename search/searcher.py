@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -116,10 +117,12 @@ class Searcher:
         as_of: datetime.date | None = None,
         recency: float = DEFAULT_RECENCY,
         half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+        sources: Sequence[str] | None = None,
     ) -> SearchResult:
         """Rank passages for `query`.
 
-        `start`/`end` keep articles dated within them (inclusive; undated articles drop out); `as_of` searches
+        `start`/`end` keep articles dated within them (inclusive; undated articles drop out); `sources` keeps
+        articles from those sources (case-insensitive exact names); `as_of` searches
         the archive as it stood that day: nothing dated later, and recency counted back from it (else from
         `end`, else from today).
         """
@@ -140,6 +143,9 @@ class Searcher:
         if as_of is not None:
             end = as_of if end is None else min(end, as_of)
         allowed = self.reader.rows_dated(start, end) if (start or end) else None
+        if sources:
+            by_source = self.reader.rows_from(sources)
+            allowed = by_source if allowed is None else allowed & by_source
         vector = None
         while True:
             dense: ranking.Ranked = []

@@ -26,6 +26,8 @@ D = datetime.date
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("dated")
     records = made_up_articles(60)
+    for i, record in enumerate(records[1:8]):  # a small second outlet and a third
+        record["source"] = "Island Post" if i < 4 else "Wire Service"
     records.append({"id": "undated", "title": "Harbour ferries without a date", "text": "Ferries, budgets, storms."})
     fake_build([write_jsonl(work / "a.jsonl", records)], work / "index")
     return work / "index"
@@ -115,3 +117,26 @@ def test_a_quiz_question_is_asked_on_the_day_its_id_names() -> None:
     assert asked_on("20230224_3") == D(2023, 2, 24)
     assert asked_on("e-20230224_3") == D(2023, 2, 24)
     assert asked_on("no-date") is None
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_a_small_source_still_returns_k_hits_and_nothing_else(searcher: Searcher, mode: str) -> None:
+    island = {p.article_id for p in searcher.reader.iter_passages() if p.source == "Island Post"}
+    assert len(island) == 4
+    result = searcher.search("harbour", 4, mode=mode, sources=["island post"], depth=5)  # names are case-folded
+    assert {h.passage.article_id for h in result.hits} == island
+    both = searcher.search("harbour", 20, mode=mode, sources=["Island Post", "Wire Service"], start=D(2024, 1, 1))
+    assert both.hits and {h.passage.source for h in both.hits} <= {"Island Post", "Wire Service"}
+    assert searcher.search("harbour", 5, mode=mode, sources=["Nobody's Gazette"]).hits == []
+
+
+def test_the_api_takes_repeated_sources(index: Path) -> None:
+    app = create_app(Settings(index=index), searcher=Searcher(IndexReader(index), FakeEncoder()))
+    with TestClient(app) as client:
+        got = client.get(
+            "/search", params=[("q", "harbour"), ("k", "20"), ("source", "Island Post"), ("source", "Wire Service")]
+        )
+        assert got.status_code == 200, got.text
+        assert {h["source"] for h in got.json()["hits"]} == {"Island Post", "Wire Service"}
+        posted = client.post("/search", json={"q": "harbour", "source": ["Wire Service"]})
+        assert posted.status_code == 200 and {h["source"] for h in posted.json()["hits"]} == {"Wire Service"}
