@@ -157,7 +157,8 @@ def _cut_chars(text: str, start: int, end: int, budget: int, count: TokenCounter
 
 
 def title_budget(title: str, settings: SplitSettings, count: TokenCounter) -> tuple[str, int]:
-    """The title as the embedding will see it (cut between words to max_title_tokens) and its token count."""
+    """The title as the embedding will see it (stripped, cut between words to max_title_tokens) and its count."""
+    title = title.strip()
     if not title:
         return "", 0
     n = count([title])[0]

@@ -37,7 +37,7 @@ def assert_good_split(
     assert uncovered == [], f"characters in no passage: {[text[i] for i in uncovered[:10]]}"
     title, title_tokens = title_budget(article.title, settings, count)
     assert title_tokens <= settings.max_title_tokens
-    assert article.title.startswith(title)
+    assert article.title.strip().startswith(title)
     for p in passages:
         assert count([p.text])[0] + title_tokens + 2 <= settings.max_tokens
         assert count([embedding_text(title, p.text)])[0] + 2 <= settings.max_tokens
@@ -323,3 +323,9 @@ def test_pathological_text_fits_the_real_tokenizer_too(real_encoder: Any) -> Non
             )
             <= 256
         )
+
+
+def test_a_title_with_surrounding_whitespace_is_cut_from_its_stripped_form() -> None:
+    settings = SplitSettings(max_tokens=40, overlap_tokens=0, max_title_tokens=1)
+    title, tokens = title_budget("\r0000000 ", settings, word_pieces)
+    assert "0000000".startswith(title) and title and tokens <= 1
