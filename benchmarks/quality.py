@@ -50,7 +50,7 @@ from benchmarks.data import (
     summarise,
     write_json,
 )
-from search.searcher import DEFAULT_FUSION, FUSIONS
+from search.searcher import DEFAULT_FUSION, DEFAULT_RECENCY, FUSIONS
 
 if TYPE_CHECKING:
     from search.searcher import Fusion, Mode, Searcher
@@ -91,8 +91,6 @@ class Variant:
 
     def search(self, searcher: Searcher, qid: str, query: str, k: int) -> Any:
         """The served search (one hit per article), as of the question's day unless undated."""
-        from search.searcher import DEFAULT_RECENCY
-
         return searcher.search(
             query,
             k,

@@ -50,7 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    from index.store import EPOCH, NO_DAY
     from search import ranking
     from search.searcher import DEFAULT_DEPTH, Searcher
 
@@ -70,28 +69,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         lists[qid] = {
             "dated": (reader.search(vector, depth, allowed)[0], reader.search_lexical(query, depth, allowed)),
             "undated": (reader.search(vector, depth)[0], reader.search_lexical(query, depth)),
-            "reference": (day - EPOCH).days if day else None,
+            "asked_on": day,
             "relevant": {d for d, r in qrels[qid].items() if r > 0},
         }
 
     def rank(q: dict[str, Any], method: str, weight: float, recency: float, half_life: float, dated: bool) -> list:
         dense, lexical = q["dated" if dated else "undated"]
-        if method == "dense":
-            fused = dense
-        elif method == "lexical":
-            fused = lexical
-        elif method == "rrf":
-            fused = ranking.rrf([dense, lexical], (weight, 1 - weight))
+        if method in ("dense", "lexical"):
+            fused = dense if method == "dense" else lexical
         else:
-            fused = ranking.normalised([dense, lexical], (weight, 1 - weight), method)
+            fused = ranking.fuse(dense, lexical, method, weight)
         grouped = ranking.group_best(fused, reader.article_of)
-        if recency > 0 and q["reference"] is not None:
-
-            def age(row: int) -> float | None:
-                d = reader.row_days[row]
-                return None if d == NO_DAY else float(q["reference"] - d)
-
-            grouped = ranking.recency_boost(grouped, age, recency, half_life)
+        if recency > 0 and q["asked_on"] is not None:
+            grouped = ranking.recency_boost(grouped, reader.age_in_days(q["asked_on"]), recency, half_life)
         return [reader.article_of(row) for row, _, _ in grouped]
 
     def score(split: str, *point: Any) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
 }
 BF16_MIN_COSINE = 0.99
 INT8_MIN_COSINE = 0.99
+QUERY_ENCODERS = ("auto", "torch", "onnx-int8")  # auto: int8 ONNX where it exists and agrees, else torch fp32
 QUERY_PROBES = (
     "why did Russia suspend the New START treaty?",
     "Which wildly popular show was recently green lit for a new season?",
@@ -123,8 +125,8 @@ class Encoder:
         self.tokenizer = self._fp32.tokenizer
         self.query_backend = "torch-fp32"
         self._int8: OnnxQueryEncoder | None = None
-        if queries not in ("auto", "torch", "onnx-int8"):
-            raise ModelError(f"query encoder {queries!r}: expected auto, torch or onnx-int8")
+        if queries not in QUERY_ENCODERS:
+            raise ModelError(f"query encoder {queries!r}: expected one of {', '.join(QUERY_ENCODERS)}")
         if queries in ("auto", "onnx-int8") and spec in INT8_QUERY_MODELS:
             int8 = OnnxQueryEncoder.for_model(spec, path, threads or 1)
             if int8 is not None and (queries == "onnx-int8" or self._query_agreement(int8) >= INT8_MIN_COSINE):
@@ -226,8 +228,6 @@ class OnnxQueryEncoder:
         if not onnx_path.is_file() or not tokenizer.is_file():
             return None
         config = model_dir / "sentence_bert_config.json"
-        import json
-
         max_tokens = json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
         return cls(onnx_path, tokenizer, int(max_tokens), threads)
 

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -384,6 +384,12 @@ class IndexReader:
             if len(passed) >= k or len(hits) < want:
                 return passed[:k]
             want *= 4
+
+    def age_in_days(self, reference: datetime.date) -> Callable[[int], float | None]:
+        """row -> its article's age in days on `reference` (None where undated), for the recency boost."""
+        day = (reference - EPOCH).days
+        days = self.row_days
+        return lambda row: None if days[row] == NO_DAY else float(day - days[row])
 
     def rows_from(self, sources: Iterable[str]) -> np.ndarray:
         """A bool per row: its article comes from one of `sources` (exact names, case-insensitive)."""

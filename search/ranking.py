@@ -53,6 +53,14 @@ def normalised(lists: Sequence[Ranked], weights: Sequence[float], method: str = 
     return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
 
 
+def fuse(dense: Ranked, lexical: Ranked, method: str, dense_weight: float) -> Ranked:
+    """The two retrievers' lists fused by `method` (rrf, minmax or zscore); the dense list gets `dense_weight`."""
+    weights = (dense_weight, 1.0 - dense_weight)
+    if method == "rrf":
+        return rrf([dense, lexical], weights)
+    return normalised([dense, lexical], weights, method)
+
+
 def group_best(ranked: Ranked, key_of: Callable[[int], str]) -> list[tuple[int, float, int]]:
     """One entry per key (article): its best row and score, and how many more of its rows matched."""
     best: dict[str, tuple[int, float]] = {}

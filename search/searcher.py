@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from index.embed import MODELS, Encoder, Reranker
-from index.store import EPOCH, NO_DAY, IndexReader, StoredPassage, StoreError
+from index.store import IndexReader, StoredPassage, StoreError
 from search import ranking
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -159,19 +159,11 @@ class Searcher:
             if mode != "dense":
                 lexical = self.reader.search_lexical(query, depth, allowed)
                 lap("lexical")
-            if mode == "hybrid":
-                weights = (dense_weight, 1.0 - dense_weight)
-                if fusion == "rrf":
-                    fused = ranking.rrf([dense, lexical], weights)
-                else:
-                    fused = ranking.normalised([dense, lexical], weights, fusion)
-            else:
-                fused = dense or lexical
+            fused = ranking.fuse(dense, lexical, fusion, dense_weight) if mode == "hybrid" else dense or lexical
             if group == "article":
                 grouped = ranking.group_best(fused, self.reader.article_of)
                 if mode == "hybrid":
-                    w = PASSAGE_CHOICE_DENSE_WEIGHT
-                    choice = dict(ranking.normalised([dense, lexical], (w, 1.0 - w), "minmax"))
+                    choice = dict(ranking.fuse(dense, lexical, "minmax", PASSAGE_CHOICE_DENSE_WEIGHT))
                     grouped = ranking.pick_passages(grouped, fused, self.reader.article_of, choice)
             else:
                 grouped = [(row, score, 0) for row, score in fused]
@@ -192,12 +184,7 @@ class Searcher:
             grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[n:]
             lap("rerank")
         if recency > 0:
-            reference = ((as_of or end or datetime.date.today()) - EPOCH).days
-            days = self.reader.row_days
-
-            def age(row: int) -> float | None:
-                return None if days[row] == NO_DAY else float(reference - days[row])
-
+            age = self.reader.age_in_days(as_of or end or datetime.date.today())
             grouped = ranking.recency_boost(grouped, age, recency, half_life_days)
             lap("recency")
         top = grouped[:k]

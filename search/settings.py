@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.embed import QUERY_ENCODERS
+
 DEFAULT_INDEX = "data/index"
 
 
@@ -27,8 +29,10 @@ class Settings:
         if not threads.isdigit() or int(threads) < 1:
             raise SettingsError(f"DATELINE_THREADS={threads!r}: expected a positive integer")
         query_encoder = environ.get("DATELINE_QUERY_ENCODER", "auto")
-        if query_encoder not in ("auto", "torch", "onnx-int8"):
-            raise SettingsError(f"DATELINE_QUERY_ENCODER={query_encoder!r}: expected auto, torch or onnx-int8")
+        if query_encoder not in QUERY_ENCODERS:
+            raise SettingsError(
+                f"DATELINE_QUERY_ENCODER={query_encoder!r}: expected one of {', '.join(QUERY_ENCODERS)}"
+            )
         return cls(
             index=Path(environ.get("DATELINE_INDEX", DEFAULT_INDEX)),
             query_encoder=query_encoder,
