@@ -75,6 +75,10 @@ class LexicalIndex:
     def count(self) -> int:
         return int(self.searcher.num_docs)
 
+    def doc_freq(self, term: str) -> int:
+        """Passages containing an (already stemmed) term, for IDF weights."""
+        return max(int(self.searcher.doc_freq(field, term)) for field in self.fields)
+
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         terms = query_terms(query)
         if not terms:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from index import lexical
+from index import dedup, lexical
 from index import vectors as vecs
 from index.articles import Article, Passage
 
@@ -55,6 +55,8 @@ CREATE TABLE passages (
     n INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX passages_article ON passages(article_id);
+CREATE TABLE minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE near_duplicates (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -102,6 +104,15 @@ class StoredPassage:
     start: int
     end: int
     text: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    article_id: str
     title: str
     date: str | None
     source: str | None
@@ -208,6 +219,9 @@ class IndexWriter:
             'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
             [(self.rows + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
         )
+        self._db.execute(
+            "INSERT INTO minhash VALUES (?,?)", (article.article_id, dedup.signature(article.text).tobytes())
+        )
         self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         self.rows += len(passages)
         self.articles += 1
@@ -218,6 +232,7 @@ class IndexWriter:
     def commit(self, manifest: dict[str, Any], index_spec: str = vecs.DEFAULT_SPEC) -> Path:
         """Build the vector index, write the manifest last, move the generation into place and make it current."""
         try:
+            near_duplicates = self._group_near_duplicates()
             self._db.commit()
             lexical_docs = lexical.build(
                 self.tmp / LEXICAL,
@@ -253,6 +268,7 @@ class IndexWriter:
                     "documents": lexical_docs,
                     "folder": LEXICAL,
                 },
+                "near_duplicates": near_duplicates,
                 "files": files,
             }
             for name in names:
@@ -275,6 +291,27 @@ class IndexWriter:
             raise
         finally:
             self._release()
+
+    def _group_near_duplicates(self) -> dict[str, Any]:
+        """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table."""
+        ids, signatures = [], []
+        for article_id, blob in self._db.execute("SELECT article_id, signature FROM minhash ORDER BY article_id"):
+            ids.append(article_id)
+            signatures.append(np.frombuffer(blob, dtype=np.uint32))
+        found = dedup.groups(signatures)
+        self._db.execute("DELETE FROM near_duplicates")
+        self._db.executemany(
+            "INSERT INTO near_duplicates VALUES (?,?)",
+            [(ids[i], ids[members[0]]) for members in found for i in members],
+        )
+        return {
+            "method": "minhash",
+            "shingle_words": dedup.SHINGLE,
+            "permutations": dedup.NUM_PERM,
+            "threshold": dedup.THRESHOLD,
+            "groups": len(found),
+            "articles": sum(len(m) for m in found),
+        }
 
     def _prune(self) -> None:
         gens = self.index_dir / GENERATIONS
@@ -337,6 +374,13 @@ class IndexReader:
             [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, src in by_row],
             dtype=np.int32,
         )
+        # article -> its near-duplicate group (the group's first article id); absent in indexes built before them
+        self._group_of: dict[str, str] = {}
+        self._members: dict[str, list[str]] = {}
+        if "near_duplicates" in self.manifest:
+            for article_id, group_id in self._db().execute("SELECT article_id, group_id FROM near_duplicates"):
+                self._group_of[article_id] = group_id
+                self._members.setdefault(group_id, []).append(article_id)
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
@@ -407,6 +451,33 @@ class IndexReader:
 
     def has_article(self, article_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
+
+    def rows_of_article(self, article_id: str) -> np.ndarray:
+        """A bool per row: the passage belongs to `article_id`."""
+        mask = np.zeros(self.passages, dtype=bool)
+        rows = [r for (r,) in self._db().execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
+        mask[rows] = True
+        return mask
+
+    def duplicate_group(self, article_id: str) -> str | None:
+        """The near-duplicate group of an article (an id shared by its near-copies), None when it has none."""
+        return self._group_of.get(article_id)
+
+    def near_duplicates(self, article_id: str) -> list[ArticleInfo]:
+        """The other articles of `article_id`'s near-duplicate group, newest first."""
+        group = self._group_of.get(article_id)
+        if group is None:
+            return []
+        others = [a for a in self._members[group] if a != article_id]
+        marks = ",".join("?" * len(others))
+        found = self._db().execute(
+            f"SELECT article_id, title, date, source, url FROM articles WHERE article_id IN ({marks})", others
+        )
+        return sorted((ArticleInfo(*r) for r in found), key=lambda a: (a.date or "", a.article_id), reverse=True)
+
+    @property
+    def near_duplicate_groups(self) -> int:
+        return len(self._members)
 
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None

@@ -31,6 +31,10 @@ def _query_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="the archive as it stood that day")
     p.add_argument("--recency", type=float, default=None, help="recency boost weight (0 = off; default tuned)")
     p.add_argument("--half-life-days", type=float, default=None, help="age at which the boost halves (default 30)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many hits (the next page: offset + k)")
+    p.add_argument("--sort", choices=("relevance", "date"), default="relevance", help="date: newest relevant first")
+    p.add_argument("--no-collapse", dest="collapse", action="store_false", help="show near-duplicates separately")
+    p.add_argument("--article", default=None, help="only passages of this article id")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
     return p
 
@@ -77,6 +81,10 @@ def _query(args: argparse.Namespace) -> int:
                 "as_of": args.as_of,
                 "recency": args.recency,
                 "half_life_days": args.half_life_days,
+                "offset": args.offset,
+                "sort": args.sort,
+                "collapse": args.collapse,
+                "article": args.article,
             }
         )
     except ValidationError as exc:
@@ -98,7 +106,10 @@ def _query(args: argparse.Namespace) -> int:
         print(textwrap.indent(textwrap.fill(hit.text[:400] + ("..." if len(hit.text) > 400 else ""), 100), "     "))
         if hit.url:
             print(f"     {hit.url}")
-    print(f"({len(response.hits)} hits in {response.took_ms:.1f} ms)", file=sys.stderr)
+        if hit.similar:
+            print(f"     {len(hit.similar)} similar: " + ", ".join(f"{a.source or '-'} {a.date or ''}" for a in hit.similar))
+    more = f"; more with --offset {args.offset + args.k}" if response.has_more else ""
+    print(f"({len(response.hits)} hits in {response.took_ms:.1f} ms{more})", file=sys.stderr)
     return 0
 
 

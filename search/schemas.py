@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 MAX_QUERY_CHARS = 1000  # longer queries are refused (422): the model reads 256 word-pieces at most anyway
 MAX_K = 100
+MAX_OFFSET = 900  # deep pages: offset + k candidates are ranked for every page
 
 
 class SearchRequest(BaseModel):
@@ -49,6 +51,18 @@ class SearchRequest(BaseModel):
     half_life_days: float | None = Field(
         default=None, gt=0, le=36_500, description="age in days at which the recency boost halves (default 30)"
     )
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="skip this many hits (pagination: page x k)")
+    sort: Literal["relevance", "date"] = Field(
+        default="relevance", description="relevance, or date: the relevant candidates (top 100 or 5 x k), newest first"
+    )
+    collapse: bool = Field(
+        default=True,
+        description="fold near-duplicate articles (wire copies, re-publications) into one hit (group=article)",
+    )
+    article: str | None = Field(
+        default=None, max_length=200, description="only passages of this article (e.g. 'more from this article')"
+    )
+    highlight: bool = Field(default=True, description="mark the query's words and best sentences of each passage")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> SearchRequest:
@@ -62,6 +76,25 @@ class SearchRequest(BaseModel):
         if not value.strip():
             raise ValueError("query is blank: give some words to search for")
         return value.strip()
+
+
+class SimilarArticle(BaseModel):
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+
+class SentenceMark(BaseModel):
+    start: int = Field(description="character offset in the hit's text")
+    end: int
+    score: float = Field(description="share of the query's words (IDF-weighted) in it; cosine when none matched")
+
+
+class HighlightMarks(BaseModel):
+    terms: list[tuple[int, int]] = Field(description="[start, end) character spans of query words in the text")
+    sentences: list[SentenceMark] = Field(description="the best-matching sentences of the text, best first")
 
 
 class SearchHit(BaseModel):
@@ -81,13 +114,20 @@ class SearchHit(BaseModel):
     more: int = Field(description="other passages of this article that matched (group=article), else 0")
     dense_score: float | None = Field(description="cosine similarity, when the passage was a dense candidate")
     lexical_score: float | None = Field(description="BM25 score, when the passage was a lexical candidate")
+    similar: list[SimilarArticle] = Field(
+        description="near-duplicates of this article collapsed into this hit (collapse=true), newest first"
+    )
+    highlights: HighlightMarks | None = Field(description="where the query matches the text (highlight=true)")
 
 
 class SearchResponse(BaseModel):
     query: str
     k: int
+    offset: int
     mode: str
     group: str
+    sort: str
+    has_more: bool = Field(description="more hits exist past this page: ask again with offset + k")
     hits: list[SearchHit]
     took_ms: float = Field(description="time spent searching, server side")
     timings_ms: dict[str, float] = Field(description="per stage: embed, vector, lexical, fuse, rerank, fetch")
@@ -123,6 +163,13 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
             more=h.more,
             dense_score=None if h.dense_score is None else round(h.dense_score, 6),
             lexical_score=None if h.lexical_score is None else round(h.lexical_score, 6),
+            similar=[SimilarArticle(**asdict(a)) for a in h.similar],
+            highlights=None
+            if h.highlights is None
+            else HighlightMarks(
+                terms=h.highlights.terms,
+                sentences=[SentenceMark(start=s.start, end=s.end, score=s.score) for s in h.highlights.sentences],
+            ),
         )
         for h in result.hits
     ]
@@ -130,8 +177,11 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
     return SearchResponse(
         query=request.q,
         k=request.k,
+        offset=request.offset,
         mode=request.mode,
         group=request.group,
+        sort=request.sort,
+        has_more=result.has_more,
         hits=hits,
         took_ms=round(result.took_ms, 3),
         timings_ms=timings,
@@ -155,4 +205,9 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
         recency=DEFAULT_RECENCY if request.recency is None else request.recency,
         half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
         sources=request.source,
+        article=request.article,
+        offset=request.offset,
+        sort=request.sort,
+        collapse=request.collapse,
+        highlight=request.highlight,
     )

@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from index.embed import MODELS, Encoder, Reranker
-from index.store import IndexReader, StoredPassage, StoreError
+from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage, StoreError
+from search import highlight as hl
 from search import ranking
 
 Mode = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["rrf", "minmax", "zscore"]
 Group = Literal["article", "passage"]
+Sort = Literal["relevance", "date"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
 FUSIONS: tuple[Fusion, ...] = ("rrf", "minmax", "zscore")
 
@@ -57,6 +61,8 @@ class Hit:
     more: int = 0  # other passages of the same article among the candidates (group=article)
     dense_score: float | None = None
     lexical_score: float | None = None
+    similar: list[ArticleInfo] = field(default_factory=list)  # its near-duplicates, collapsed into this hit
+    highlights: hl.Highlights | None = None
 
 
 @dataclass(slots=True)
@@ -64,6 +70,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    has_more: bool = False  # more hits exist past this page (offset + k)
 
     @property
     def took_ms(self) -> float:
@@ -118,19 +125,28 @@ class Searcher:
         recency: float = DEFAULT_RECENCY,
         half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
         sources: Sequence[str] | None = None,
+        article: str | None = None,
+        offset: int = 0,
+        sort: Sort = "relevance",
+        collapse: bool = True,
+        highlight: bool = True,
     ) -> SearchResult:
-        """Rank passages for `query`.
+        """Rank passages for `query`; return hits `offset + 1` to `offset + k`.
 
         `start`/`end` keep articles dated within them (inclusive; undated articles drop out); `sources` keeps
-        articles from those sources (case-insensitive exact names); `as_of` searches
-        the archive as it stood that day: nothing dated later, and recency counted back from it (else from
-        `end`, else from today).
+        articles from those sources (case-insensitive exact names); `article` keeps one article's passages;
+        `as_of` searches the archive as it stood that day: nothing dated later, and recency counted back from it
+        (else from `end`, else from today). `collapse` (group=article) folds an article's near-duplicates into
+        its hit (`Hit.similar`); `sort=date` orders the relevant candidates newest first; `highlight` marks the
+        query's words and best sentences in each passage.
         """
         if mode != "dense" and not self.has_lexical:
             raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
         if rerank and self.reranker is None:
             raise NoReranker("rerank=true needs a cross-encoder: set DATELINE_RERANK_MODEL to its folder")
-        depth = max(depth, 5 * k, RERANK_DEPTH if rerank else 0)
+        want = offset + k
+        depth = max(depth, 5 * want, RERANK_DEPTH if rerank else 0)
+        collapse = collapse and group == "article"
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -146,6 +162,9 @@ class Searcher:
         if sources:
             by_source = self.reader.rows_from(sources)
             allowed = by_source if allowed is None else allowed & by_source
+        if article is not None:
+            of_article = self.reader.rows_of_article(article)
+            allowed = of_article if allowed is None else allowed & of_article
         vector = None
         while True:
             dense: ranking.Ranked = []
@@ -171,12 +190,13 @@ class Searcher:
             # Long articles fill the candidate lists with their passages: widen until k articles are found or
             # the retrievers have nothing more to give (a filter is applied inside them, never after).
             exhausted = len(dense) < depth and len(lexical) < depth
-            if len(grouped) >= k or exhausted or depth >= self.reader.passages:
+            found = len({self._story(row) for row, _, _ in grouped}) if collapse else len(grouped)
+            if found > want or exhausted or depth >= self.reader.passages:
                 break
             depth *= 4
         if rerank and self.reranker is not None:
             # Every hit returned is rescored: reranker scores and fused scores are on different scales.
-            n = max(RERANK_DEPTH, k)
+            n = max(RERANK_DEPTH, want)
             head = grouped[:n]
             texts = self.reader.fetch([row for row, _, _ in head])
             scores = self.reranker.score(query, [f"{p.title}\n{p.text}" for p in texts])
@@ -187,15 +207,57 @@ class Searcher:
             age = self.reader.age_in_days(as_of or end or datetime.date.today())
             grouped = ranking.recency_boost(grouped, age, recency, half_life_days)
             lap("recency")
-        top = grouped[:k]
+        if collapse:  # a story's best-ranked copy stands for its near-duplicates
+            seen: set[str] = set()
+            kept = []
+            for hit in grouped:
+                story = self._story(hit[0])
+                if story not in seen:
+                    seen.add(story)
+                    kept.append(hit)
+            grouped = kept
+        if sort == "date":  # the relevant candidates, newest first; undated ones last
+            days = self.reader.row_days
+            grouped = sorted(grouped, key=lambda hit: -int(days[hit[0]]) if days[hit[0]] != NO_DAY else 2**32)
+        top = grouped[offset:want]
         passages = self.reader.fetch([row for row, _, _ in top])
+        similar = [self.reader.near_duplicates(p.article_id) if collapse else [] for p in passages]
         lap("fetch")
+        highlights: list[hl.Highlights | None] = [None] * len(top)
+        if highlight and passages:
+            highlights = list(self._highlight(query, passages, vector))
+            lap("highlight")
         dense_of, lexical_of = dict(dense), dict(lexical)
         hits = [
-            Hit(rank, score, p, more, dense_of.get(row), lexical_of.get(row))
-            for rank, ((row, score, more), p) in enumerate(zip(top, passages, strict=True), start=1)
+            Hit(rank, score, p, more, dense_of.get(row), lexical_of.get(row), sim, marks)
+            for rank, ((row, score, more), p, sim, marks) in enumerate(
+                zip(top, passages, similar, highlights, strict=True), start=offset + 1
+            )
         ]
-        return SearchResult(query, hits, timings)
+        return SearchResult(query, hits, timings, has_more=len(grouped) > want)
+
+    def _story(self, row: int) -> str:
+        """What collapse groups by: the article's near-duplicate group, else the article itself."""
+        article_id = self.reader.article_of(row)
+        return self.reader.duplicate_group(article_id) or article_id
+
+    def _highlight(
+        self, query: str, passages: Sequence[StoredPassage], vector: np.ndarray | None
+    ) -> list[hl.Highlights]:
+        lexical = self.reader.lexical
+        stems = hl.query_stems(query, lexical.doc_freq if lexical else lambda _: 0, self.reader.passages)
+        out = []
+        for p in passages:
+            marks = hl.highlight(p.text, stems)
+            if not marks.sentences and vector is not None:  # found by meaning alone: rank sentences by meaning
+                query_vector = vector[0]
+
+                def cosine(texts: Sequence[str]) -> Sequence[float]:
+                    return [float(x) for x in self.encoder.queries(list(texts)) @ query_vector]
+
+                marks = hl.Highlights(marks.terms, hl.best_by_similarity(p.text, cosine))
+            out.append(marks)
+        return out
 
     def close(self) -> None:
         self.reader.close()

@@ -1,0 +1,103 @@
+"""Near-duplicate articles: MinHash signatures of word shingles, banded LSH, union of pairs into groups. Pure.
+
+A wire story printed by twenty papers, or an article re-published under a new id with a changed headline and
+footer, is one story to a reader. At index time every article gets a MinHash signature (NUM_PERM minimums of
+its 5-word shingles under random hash functions); LSH bands (BANDS x ROWS) propose candidate pairs, and a pair
+is kept when its estimated Jaccard similarity (the share of equal signature entries) is at least THRESHOLD.
+Kept pairs are joined into groups (union-find); search collapses a group's articles into one hit.
+
+Measured on the whole RealTimeQA corpus: see README ("Near-duplicates").
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+SHINGLE = 5  # words per shingle
+NUM_PERM = 128
+BANDS, ROWS = 32, 4  # an LSH band proposes pairs down to Jaccard ~0.4; THRESHOLD decides
+THRESHOLD = 0.8
+MIN_WORDS = 40  # shorter texts (briefs, stubs, captions) share shingles by chance: never grouped
+_WORDS = re.compile(r"\w+")
+_rng = np.random.default_rng(20_230_221)  # fixed: signatures must be comparable across builds and processes
+# 64-bit multipliers: with 32-bit ones a*x would not wrap, the hash would be monotone in x and every
+# "permutation" would pick the same minimum.
+_A = _rng.integers(0, 2**64, NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+_B = _rng.integers(0, 2**64, NUM_PERM, dtype=np.uint64)
+_EMPTY = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+
+
+def shingles(text: str) -> set[int]:
+    """32-bit hashes (CRC-32, stable across processes) of the text's lower-cased 5-word shingles."""
+    words = _WORDS.findall(text.lower())
+    if len(words) < MIN_WORDS:
+        return set()
+    return {zlib.crc32(" ".join(words[i : i + SHINGLE]).encode()) for i in range(len(words) - SHINGLE + 1)}
+
+
+def signature(text: str) -> np.ndarray:
+    """The MinHash signature of `text` (uint32[NUM_PERM]); all-max for a text too short to be compared."""
+    hashes = shingles(text)
+    if not hashes:
+        return _EMPTY.copy()
+    x = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
+    # Multiply-shift hashing: the top 32 bits of (a*x + b) mod 2^64 for random odd a, one row per permutation.
+    h = ((_A[:, None] * x[None, :] + _B[:, None]) >> np.uint64(32)).astype(np.uint32)
+    return h.min(axis=1)
+
+
+def is_comparable(sig: np.ndarray) -> bool:
+    return not np.array_equal(sig, _EMPTY)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of the two texts' shingle sets."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM
+
+
+def pairs(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> Iterable[tuple[int, int, float]]:
+    """(i, j, similarity) for i < j whose estimated similarity is at least `threshold`, each pair once."""
+    if not len(signatures):
+        return
+    sigs = np.stack(signatures)
+    comparable = ~np.all(sigs == _EMPTY, axis=1)
+    seen: set[tuple[int, int]] = set()
+    for band in range(BANDS):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        block = sigs[:, band * ROWS : (band + 1) * ROWS]
+        for i in np.flatnonzero(comparable):
+            buckets[block[i].tobytes()].append(int(i))
+        for members in buckets.values():
+            for a_pos, i in enumerate(members):
+                for j in members[a_pos + 1 :]:
+                    if (i, j) in seen:
+                        continue
+                    seen.add((i, j))
+                    s = similarity(sigs[i], sigs[j])
+                    if s >= threshold:
+                        yield i, j, s
+
+
+def groups(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> list[list[int]]:
+    """Groups (of 2 or more indexes into `signatures`) joined by near-duplicate pairs, each sorted."""
+    parent = list(range(len(signatures)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j, _ in pairs(signatures, threshold):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(signatures)):
+        members[root(i)].append(i)
+    return sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
