@@ -452,6 +452,16 @@ class IndexReader:
     def has_article(self, article_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
 
+    def sources(self) -> list[tuple[str, int]]:
+        """(source, number of articles) for every named source, most articles first."""
+        return [
+            (name, int(n))
+            for name, n in self._db().execute(
+                "SELECT source, count(*) AS n FROM articles WHERE source IS NOT NULL AND source != '' "
+                "GROUP BY source ORDER BY n DESC, source"
+            )
+        ]
+
     def rows_of_article(self, article_id: str) -> np.ndarray:
         """A bool per row: the passage belongs to `article_id`."""
         mask = np.zeros(self.passages, dtype=bool)

@@ -133,6 +133,11 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float] = Field(description="per stage: embed, vector, lexical, fuse, rerank, fetch")
 
 
+class SourceCount(BaseModel):
+    source: str
+    articles: int
+
+
 class Health(BaseModel):
     status: str
     index: str

@@ -174,3 +174,53 @@ def test_search_hits_carry_highlights(searcher: Searcher) -> None:
     assert {"ferry", "crews", "winter"} <= words  # "strike" is in the title, not the passage
     assert "highlight" in result.timings_ms
     assert searcher.search("ferry", k=3, highlight=False, recency=0).hits[0].highlights is None
+
+
+# --- over HTTP --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(index: Path):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from search.app import create_app
+    from search.settings import Settings
+
+    with TestClient(create_app(Settings(index=index), searcher=Searcher(IndexReader(index), FakeEncoder()))) as c:
+        yield c
+
+
+def test_json_hits_carry_highlights_similar_articles_and_paging(client) -> None:  # type: ignore[no-untyped-def]
+    q = query_for(made_up_articles(30)[5])
+    body = client.get("/search", params={"q": q, "k": 30, "recency": 0}).json()
+    assert body["offset"] == 0 and body["has_more"] is False and body["sort"] == "relevance"
+    copy = next(h for h in body["hits"] if h["article_id"].startswith("story-004"))
+    assert len(copy["similar"]) == 2 and {"article_id", "title", "date", "source", "url"} <= set(copy["similar"][0])
+    stems = set(hl.query_stems(q, lambda _: 1, 1))
+    marked = [hit["text"][a:b] for hit in body["hits"] for a, b in hit["highlights"]["terms"]]
+    assert marked and set(hl._stemmer().stemWords([w.lower() for w in marked])) <= stems
+    page2 = client.get("/search", params={"q": q, "k": 5, "offset": 5, "recency": 0}).json()
+    assert [h["rank"] for h in page2["hits"]] == [6, 7, 8, 9, 10] and page2["has_more"] is True
+    assert client.get("/search", params={"q": q, "offset": 5000}).status_code == 422
+    assert client.get("/search", params={"q": q, "sort": "oldest"}).status_code == 422
+
+
+def test_sources_lists_outlets_by_size(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/sources").json() == [
+        {"source": "The Harbour Gazette", "articles": 30},
+        {"source": "The Island Courier", "articles": 1},
+        {"source": "Valley Post", "articles": 1},
+    ]
+
+
+def test_metrics_count_requests_and_stages(client) -> None:  # type: ignore[no-untyped-def]
+    client.get("/search", params={"q": "ferry strike"})
+    client.get("/search", params={"q": ""})
+    client.get("/no-such-page")
+    text = client.get("/metrics").text
+    assert re.search(r'dateline_http_requests_total\{endpoint="/search",method="GET",status="200"\} [1-9]', text)
+    assert re.search(r'dateline_http_requests_total\{endpoint="/search",method="GET",status="422"\} [1-9]', text)
+    assert 'endpoint="(unmatched)",method="GET",status="404"' in text
+    assert re.search(r'dateline_http_request_duration_seconds_bucket\{endpoint="/search",le="\+Inf"\} [1-9]', text)
+    for stage in ("embed", "vector", "lexical", "fuse", "fetch", "highlight"):
+        assert re.search(rf'dateline_search_stage_duration_seconds_count\{{stage="{stage}"\}} [1-9]', text), stage
