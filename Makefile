@@ -6,7 +6,7 @@ DEMO    = data/demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install demo serve-demo test test-fast lint bench-quality bench-latency clean
+.PHONY: install browser demo serve-demo test test-fast lint bench-quality bench-latency clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,14 @@ $(DEMO)/index/current/manifest.json: $(DEMO)/NewsArticles.csv
 demo: $(DEMO)/index/current/manifest.json
 	$(PY) -m search serve --index $(DEMO)/index --host $(HOST) --port $(PORT)
 
-test: install
+# Debian's Chromium for the browser test (tests/test_browser.py); installed when this is root on Debian/Ubuntu.
+browser:
+	@[ -x /usr/bin/chromium ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: no /usr/bin/chromium: the browser test will skip (apt-get install chromium)"; fi; }
+
+test: install browser
 	$(PY) -m pytest
 
 test-fast: install

@@ -1,0 +1,175 @@
+"""The web page in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Serves a made-up archive (with wire copies) from a real uvicorn server on loopback, then searches like a person:
+results with highlights, a date filter, folded copies, the next page, an error, a phone-sized screen.
+Screenshots land in test-output/browser/ (or $DATELINE_TEST_OUTPUT). CI installs Chromium (.ci/run); elsewhere
+the test skips, saying why, when Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.store import IndexReader
+from search.searcher import Searcher
+from tests.fakes import FakeEncoder, fake_build, write_jsonl
+from tests.test_newsroom import wire_copies
+
+CHROMIUM = os.environ.get("DATELINE_CHROMIUM", "/usr/bin/chromium")
+OUTPUT = Path(os.environ.get("DATELINE_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "browser"
+# As root, in a closed network: no sandbox, no background connections (they would be refused, many at a time).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _need_browser() -> None:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install -e '.[test]')")
+    if missing:
+        message = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message + "; .ci/run installs them")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _need_browser()
+    import uvicorn
+
+    from search.app import create_app
+    from search.settings import Settings
+
+    work = tmp_path_factory.mktemp("browser")
+    fake_build([write_jsonl(work / "news.jsonl", wire_copies())], work / "index")
+    app = create_app(Settings(index=work / "index"), searcher=Searcher(IndexReader(work / "index"), FakeEncoder()))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start within 20 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    profile = OUTPUT.parent / ".chromium-profile"
+    shutil.rmtree(profile, ignore_errors=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS])
+        yield b
+        b.close()
+
+
+def test_a_person_searches_filters_and_pages(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(base_url + "/")
+    page.wait_for_selector("#source option:nth-child(2)", state="attached")  # sources loaded
+    page.fill("#q", "harbour ferry budget storm")
+    page.press("#q", "Enter")
+    page.wait_for_selector("article.hit")
+    assert page.locator("article.hit").count() == 10
+    assert page.locator("article.hit b.term").count() > 0  # the query's words, marked
+    assert page.locator("article.hit mark.sentence").count() > 0  # the best sentence of each passage
+    assert "q=harbour+ferry+budget+storm" in page.url
+    page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
+
+    # A date filter: every card is dated within it, and the URL keeps it.
+    page.fill("#from", "2024-05-01")
+    page.dispatch_event("#from", "change")
+    page.wait_for_function("location.search.includes('from=2024-05-01')")
+    page.wait_for_selector("#status:has-text('Results')")
+    dates = [m.split(" · ")[-1] for m in page.locator("article.hit .meta").all_inner_texts()]
+    assert dates and all(d >= "2024-05-01" for d in dates), dates
+    page.screenshot(path=str(OUTPUT / "filtered.png"), full_page=True)
+
+    # The next page continues the ranking; the previous one comes back.
+    page.fill("#from", "")
+    page.dispatch_event("#from", "change")
+    page.wait_for_function("!location.search.includes('from=')")
+    page.wait_for_selector("#status:has-text('Results 1–10')")
+    first = page.locator("article.hit").first.get_attribute("data-article")
+    page.click("#next")
+    page.wait_for_selector("#status:has-text('Results 11–')")
+    assert page.locator("article.hit").first.get_attribute("data-article") != first
+    page.click("#prev")
+    page.wait_for_selector("#status:has-text('Results 1–10')")
+    assert page.locator("article.hit").first.get_attribute("data-article") == first
+
+    # 'More passages from this article' loads the article's other matching passages under the card.
+    more = page.locator("article.hit button.link").first
+    more.click()
+    page.wait_for_selector("article.hit .more-passages p")
+
+    # An impossible date range is explained, not a blank page.
+    page.fill("#from", "2024-09-01")
+    page.fill("#to", "2024-01-01")
+    page.dispatch_event("#to", "change")
+    page.wait_for_selector("#status.error")
+    assert "swap them" in page.inner_text("#status")
+    page.close()
+
+
+def test_wire_copies_are_folded_into_one_card(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    story = wire_copies()[5]
+    words = story["title"]  # "Harbour council story number 4: ...": the "4" is in its three copies' titles only
+    page.goto(base_url + "/?" + f"q={words}&mode=lexical")  # BM25 puts the story (one of its copies) first
+    page.wait_for_selector("article.hit")
+    cards = page.locator("article.hit")
+    ids = [cards.nth(i).get_attribute("data-article") for i in range(cards.count())]
+    copies = [i for i in ids if i and i.startswith(story["id"])]
+    assert len(copies) == 1 and ids[0] == copies[0]
+    assert page.locator("article.hit").first.locator("details.similar summary").inner_text() == "2 similar articles"
+    page.uncheck("#collapse")
+    page.wait_for_function("location.search.includes('collapse=false')")
+    page.wait_for_selector("#status:has-text('Results')")
+    assert page.locator("article.hit details.similar").count() == 0
+    page.close()
+
+
+def test_phone_sized_screen_and_empty_state(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.goto(base_url + "/?q=ferry+crews+strike")
+    page.wait_for_selector("article.hit")
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")  # no sideways scrolling
+    page.screenshot(path=str(OUTPUT / "phone.png"), full_page=False)
+    page.goto(base_url + "/?q=ferry&source=Valley+Post&from=2030-01-01")
+    page.wait_for_selector(".empty")
+    assert "wider date range" in page.inner_text(".empty")
+    page.close()
