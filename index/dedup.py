@@ -70,11 +70,11 @@ def pairs(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> Ite
     for band in range(BANDS):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         block = sigs[:, band * ROWS : (band + 1) * ROWS]
-        for i in np.flatnonzero(comparable):
-            buckets[block[i].tobytes()].append(int(i))
+        for i in np.flatnonzero(comparable).tolist():
+            buckets[block[i].tobytes()].append(i)
         for members in buckets.values():
-            for a_pos, i in enumerate(members):
-                for j in members[a_pos + 1 :]:
+            for pos, i in enumerate(members):
+                for j in members[pos + 1 :]:
                     if (i, j) in seen:
                         continue
                     seen.add((i, j))

@@ -50,16 +50,24 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     # Prometheus metrics, one registry per app (tests make many apps in one process).
     registry = CollectorRegistry()
     requests = Counter(
-        "dateline_http_requests", "HTTP requests by endpoint, method and status", ["endpoint", "method", "status"],
+        "dateline_http_requests",
+        "HTTP requests by endpoint, method and status",
+        ["endpoint", "method", "status"],
         registry=registry,
     )
     latency = Histogram(
-        "dateline_http_request_duration_seconds", "HTTP request latency by endpoint", ["endpoint"], registry=registry,
+        "dateline_http_request_duration_seconds",
+        "HTTP request latency by endpoint",
+        ["endpoint"],
+        registry=registry,
         buckets=(0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10),
     )
     stages = Histogram(
-        "dateline_search_stage_duration_seconds", "Time in each ranking stage of a search", ["stage"],
-        registry=registry, buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
+        "dateline_search_stage_duration_seconds",
+        "Time in each ranking stage of a search",
+        ["stage"],
+        registry=registry,
+        buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
     )
     app.state.stage_metrics = stages
 

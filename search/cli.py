@@ -107,7 +107,10 @@ def _query(args: argparse.Namespace) -> int:
         if hit.url:
             print(f"     {hit.url}")
         if hit.similar:
-            print(f"     {len(hit.similar)} similar: " + ", ".join(f"{a.source or '-'} {a.date or ''}" for a in hit.similar))
+            print(
+                f"     {len(hit.similar)} similar: "
+                + ", ".join(f"{a.source or '-'} {a.date or ''}" for a in hit.similar)
+            )
     more = f"; more with --offset {args.offset + args.k}" if response.has_more else ""
     print(f"({len(response.hits)} hits in {response.took_ms:.1f} ms{more})", file=sys.stderr)
     return 0

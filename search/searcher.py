@@ -246,15 +246,15 @@ class Searcher:
     ) -> list[hl.Highlights]:
         lexical = self.reader.lexical
         stems = hl.query_stems(query, lexical.doc_freq if lexical else lambda _: 0, self.reader.passages)
+
+        def cosine(texts: Sequence[str]) -> Sequence[float]:
+            assert vector is not None
+            return [float(x) for x in self.encoder.queries(list(texts)) @ vector[0]]
+
         out = []
         for p in passages:
             marks = hl.highlight(p.text, stems)
             if not marks.sentences and vector is not None:  # found by meaning alone: rank sentences by meaning
-                query_vector = vector[0]
-
-                def cosine(texts: Sequence[str]) -> Sequence[float]:
-                    return [float(x) for x in self.encoder.queries(list(texts)) @ query_vector]
-
                 marks = hl.Highlights(marks.terms, hl.best_by_similarity(p.text, cosine))
             out.append(marks)
         return out

@@ -23,7 +23,7 @@ from tests.fakes import FakeEncoder, fake_build, made_up_articles, made_up_text,
 def test_signature_is_stable_and_estimates_jaccard() -> None:
     a = made_up_text(1, sentences=40)
     words = a.split()
-    b = " ".join(words[:-15] + ["Reporting", "by", "the", "wire", "desk", "with", "additional", "staff", "work"])
+    b = " ".join([*words[:-15], "Reporting", "by", "the", "wire", "desk", "with", "additional", "staff", "work"])
     c = made_up_text(2, sentences=40)
     sa, sb, sc = dedup.signature(a), dedup.signature(b), dedup.signature(c)
     assert np.array_equal(sa, dedup.signature(a))
