@@ -21,6 +21,9 @@ from index.lexical import STOPWORDS
 from index.split import sentence_spans
 
 MAX_SENTENCES = 3
+# Words in more than a tenth of the passages ("did", "after", "new") count towards a sentence's score by their
+# small IDF but are not marked, unless the query has nothing rarer.
+COMMON_SHARE = 0.1
 _WORDS = re.compile(r"[^\W_]+")  # tantivy's simple tokenizer: runs of letters and digits
 _local = threading.local()
 
@@ -45,22 +48,38 @@ class Highlights:
     sentences: list[Sentence]
 
 
+def idf(df: int, documents: int) -> float:
+    """BM25's inverse document frequency."""
+    return math.log(1 + (documents - df + 0.5) / (df + 0.5))
+
+
 def query_stems(query: str, doc_freq: Callable[[str], int], documents: int) -> dict[str, float]:
     """The query's stems with their BM25 IDF weights (stopwords dropped unless nothing else is left)."""
     words = [w.lower() for w in _WORDS.findall(query)]
     kept = [w for w in words if w not in STOPWORDS] or words
     stems = set(_stemmer().stemWords(kept))
     n = max(documents, 1)
-    return {s: math.log(1 + (n - (df := doc_freq(s)) + 0.5) / (df + 0.5)) for s in stems}
+    return {s: idf(doc_freq(s), n) for s in stems}
 
 
-def highlight(text: str, stems: dict[str, float], max_sentences: int = MAX_SENTENCES) -> Highlights:
-    """Term spans and best sentences of `text` for a query reduced to `stems` (see `query_stems`)."""
+def marked_stems(stems: dict[str, float], documents: int) -> set[str]:
+    """The stems worth marking in a text: all but the common ones (see COMMON_SHARE), or all if all are common."""
+    floor = idf(int(COMMON_SHARE * max(documents, 1)), max(documents, 1))
+    rare = {s for s, weight in stems.items() if weight > floor}
+    return rare or set(stems)
+
+
+def highlight(
+    text: str, stems: dict[str, float], max_sentences: int = MAX_SENTENCES, marked: set[str] | None = None
+) -> Highlights:
+    """Term spans and best sentences of `text` for a query reduced to `stems` (see `query_stems`); only the
+    stems in `marked` (default: all) get term spans."""
     if not stems:
         return Highlights([], [])
+    marked = set(stems) if marked is None else marked
     words = list(_WORDS.finditer(text))
     word_stems = _stemmer().stemWords([m.group().lower() for m in words])
-    terms = [(m.start(), m.end()) for m, s in zip(words, word_stems, strict=True) if s in stems]
+    terms = [(m.start(), m.end()) for m, s in zip(words, word_stems, strict=True) if s in marked]
     total = sum(stems.values()) or 1.0
     sentences = []
     i = 0

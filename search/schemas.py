@@ -46,7 +46,7 @@ class SearchRequest(BaseModel):
         default=None,
         ge=0,
         le=10,
-        description="weight of the recency boost (0 = off; default: the tuned one, see README)",
+        description="weight of the recency boost (0 = off; default: the tuned one, see README, or 0 with from/to)",
     )
     half_life_days: float | None = Field(
         default=None, gt=0, le=36_500, description="age in days at which the recency boost halves (default 30)"
@@ -207,7 +207,12 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
         start=request.from_,
         end=request.to,
         as_of=request.as_of,
-        recency=DEFAULT_RECENCY if request.recency is None else request.recency,
+        # An explicit date range is the reader's own time frame: no default recency inside it (asked for, it applies).
+        recency=request.recency
+        if request.recency is not None
+        else 0.0
+        if (request.from_ or request.to)
+        else DEFAULT_RECENCY,
         half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
         sources=request.source,
         article=request.article,

@@ -246,6 +246,7 @@ class Searcher:
     ) -> list[hl.Highlights]:
         lexical = self.reader.lexical
         stems = hl.query_stems(query, lexical.doc_freq if lexical else lambda _: 0, self.reader.passages)
+        marked = hl.marked_stems(stems, self.reader.passages)
 
         def cosine(texts: Sequence[str]) -> Sequence[float]:
             assert vector is not None
@@ -253,7 +254,7 @@ class Searcher:
 
         out = []
         for p in passages:
-            marks = hl.highlight(p.text, stems)
+            marks = hl.highlight(p.text, stems, marked=marked)
             if not marks.sentences and vector is not None:  # found by meaning alone: rank sentences by meaning
                 marks = hl.Highlights(marks.terms, hl.best_by_similarity(p.text, cosine))
             out.append(marks)
