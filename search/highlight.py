@@ -4,7 +4,7 @@ stemmer that tantivy's `en_stem` tokenizer applies, so a highlighted word is a w
 - terms: character spans (in the passage text) of words whose stem is a query word's stem, stopwords aside;
 - sentences: the passage's sentences that match best, best first, each scored by the IDF-weighted share of the
   query's words it contains (1.0 = every query word). A hit found by meaning alone (no shared word) gets its
-  sentences scored by embedding similarity instead (the searcher does that; see `Searcher._highlight`).
+  sentences scored by embedding similarity instead (the searcher does that, in one batch; `Searcher._highlight`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import Stemmer
@@ -93,15 +93,3 @@ def highlight(
             sentences.append(Sentence(start, end, round(sum(stems[s] for s in found) / total, 4)))
     sentences.sort(key=lambda s: (-s.score, s.start))
     return Highlights(terms, sentences[:max_sentences])
-
-
-def best_by_similarity(
-    text: str, similarity: Callable[[Sequence[str]], Sequence[float]], max_sentences: int = MAX_SENTENCES
-) -> list[Sentence]:
-    """The sentences of `text` ranked by `similarity` (e.g. cosine to the query embedding), best first."""
-    spans = sentence_spans(text)
-    if not spans:
-        return []
-    scores = similarity([text[a:b] for a, b in spans])
-    ranked = sorted(zip(spans, scores, strict=True), key=lambda x: (-x[1], x[0][0]))
-    return [Sentence(a, b, round(float(s), 4)) for (a, b), s in ranked[:max_sentences]]

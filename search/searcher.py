@@ -32,6 +32,7 @@ DEFAULT_FUSION: Fusion = "minmax"
 DEFAULT_DENSE_WEIGHT = 0.9  # share of the dense list in the fusion; the lexical list gets the rest
 DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
 RERANK_DEPTH = 50
+FALLBACK_SENTENCES = 16  # most sentences embedded per search to highlight hits that share no word with the query
 # In hybrid mode with group=article, the passage shown for an article is its best by an even min-max fusion
 # of dense and lexical (chosen on dev answer spans: 0.778 -> 0.857 of questions with the answer on screen).
 PASSAGE_CHOICE_DENSE_WEIGHT = 0.5
@@ -248,16 +249,23 @@ class Searcher:
         stems = hl.query_stems(query, lexical.doc_freq if lexical else lambda _: 0, self.reader.passages)
         marked = hl.marked_stems(stems, self.reader.passages)
 
-        def cosine(texts: Sequence[str]) -> Sequence[float]:
-            assert vector is not None
-            return [float(x) for x in self.encoder.queries(list(texts)) @ vector[0]]
-
-        out = []
-        for p in passages:
-            marks = hl.highlight(p.text, stems, marked=marked)
-            if not marks.sentences and vector is not None:  # found by meaning alone: rank sentences by meaning
-                marks = hl.Highlights(marks.terms, hl.best_by_similarity(p.text, cosine))
-            out.append(marks)
+        out = [hl.highlight(p.text, stems, marked=marked) for p in passages]
+        if vector is None:
+            return out
+        # Hits that share no word with the query were found by meaning: rank their sentences by cosine to the
+        # query, all in one batch of at most FALLBACK_SENTENCES (the query model embeds ~1 sentence per ms).
+        spans = {
+            i: hl.sentence_spans(p.text) for i, (p, m) in enumerate(zip(passages, out, strict=True)) if not m.sentences
+        }
+        wanted = [(i, a, b) for i, found in spans.items() for a, b in found][:FALLBACK_SENTENCES]
+        if wanted:
+            cosines = self.encoder.queries([passages[i].text[a:b] for i, a, b in wanted]) @ vector[0]
+            best: dict[int, list[hl.Sentence]] = {}
+            for (i, a, b), c in zip(wanted, cosines, strict=True):
+                best.setdefault(i, []).append(hl.Sentence(a, b, round(float(c), 4)))
+            for i, sentences in best.items():
+                sentences.sort(key=lambda x: (-x.score, x.start))
+                out[i] = hl.Highlights(out[i].terms, sentences[: hl.MAX_SENTENCES])
         return out
 
     def close(self) -> None:

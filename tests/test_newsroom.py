@@ -254,3 +254,13 @@ def test_a_date_range_turns_the_default_recency_off() -> None:
     assert seen["recency"] == 0
     execute(Spy(), SearchRequest.model_validate({"q": "ferry", "to": "2024-01-01", "recency": 1.5}))  # type: ignore[arg-type]
     assert seen["recency"] == 1.5
+
+
+def test_hits_sharing_no_word_get_sentences_ranked_by_meaning(searcher: Searcher) -> None:
+    result = searcher.search("zebra quantum saxophone", k=3, mode="dense", recency=0)
+    for hit in result.hits:
+        assert hit.highlights is not None and hit.highlights.terms == []
+        sentences = hit.highlights.sentences
+        assert 1 <= len(sentences) <= hl.MAX_SENTENCES
+        assert [s.score for s in sentences] == sorted((s.score for s in sentences), reverse=True)
+        assert all(-1 <= s.score <= 1 for s in sentences)
