@@ -7,7 +7,14 @@
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
 A build writes a new generation in a temporary folder, writes the manifest last, renames the folder into
-place and then swaps `current`, so a reader sees the old index or the new one, never half of one.
+place and then swaps `current`, so a reader sees the old index or the new one, never half of one. An add or
+delete (index/edit.py) does the same from a copy of the live generation.
+
+Rows are append-only within a line of generations: a deleted passage leaves its vector in `vectors.faiss`
+(HNSW cannot remove one) and only its store row and lexical document go; the reader masks such rows out of
+every vector search. So `vectors` (FAISS ntotal) = `passages` (store rows) + `deleted`, and `compact` rewrites
+the generation without them. One writer at a time per index: every writer holds `.write.lock` (flock).
+A reader holds a shared flock on its generation's manifest, so pruning never removes a generation in use.
 """
 
 from __future__ import annotations
@@ -82,6 +89,10 @@ class IndexMissing(StoreError):
 
 class IndexCorrupt(StoreError):
     """An index whose files disagree with its manifest or with each other."""
+
+
+class IndexBusy(StoreError):
+    """Another process is writing the index (one writer at a time); retry when it has finished."""
 
 
 REBUILD = "rebuild it with: scripts/rebuild-index --index DIR ARTICLES..."
@@ -166,19 +177,121 @@ def check_files(generation: Path, manifest: dict[str, Any], full: bool = False) 
             raise IndexCorrupt(f"{path} does not match its checksum in the manifest; {REBUILD}")
 
 
+def new_generation_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def acquire_write_lock(index_dir: Path, wait: float | None = 0.0) -> Any:
+    """Take the index's single-writer lock; wait up to `wait` seconds (None: as long as it takes)."""
+    lock = open(Path(index_dir) / LOCK, "w")  # noqa: SIM115 - held until the writer commits or aborts
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                lock.close()
+                raise IndexBusy(f"another build or update is writing {index_dir}; wait for it to finish") from exc
+            time.sleep(0.05)
+
+
+def release_write_lock(lock: Any) -> None:
+    if not lock.closed:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def file_entries(folder: Path, names: Iterable[str], known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """{name: {bytes, sha256}} for the manifest; `known` lends the sha256 of a file hard-linked from another
+    generation (same inode: same bytes), so an update re-hashes only what it wrote."""
+    out: dict[str, Any] = {}
+    for name in names:
+        st = (folder / name).stat()
+        prior = (known or {}).get(name)
+        if prior and prior.get("inode") == [st.st_dev, st.st_ino] and prior["bytes"] == st.st_size:
+            digest = prior["sha256"]
+        else:
+            digest = _sha256(folder / name)
+        out[name] = {"bytes": st.st_size, "sha256": digest}
+    return out
+
+
+def file_inodes(generation: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's file entries with each file's (device, inode), for file_entries(known=...)."""
+    out = {}
+    for name, meta in manifest["files"].items():
+        with contextlib.suppress(OSError):
+            st = (generation / name).stat()
+            out[name] = {**meta, "inode": [st.st_dev, st.st_ino]}
+    return out
+
+
+def lexical_files(folder: Path) -> list[str]:
+    return sorted(str(f.relative_to(folder)) for f in (folder / LEXICAL).rglob("*") if f.is_file())
+
+
+def publish(index_dir: Path, tmp: Path, gen_id: str, manifest: dict[str, Any], names: Iterable[str]) -> Path:
+    """fsync the files, write the manifest last, move the folder into place and swap `current` atomically."""
+    for name in names:
+        with open(tmp / name, "rb+") as data:
+            os.fsync(data.fileno())
+    with open(tmp / MANIFEST, "w") as out:
+        json.dump(manifest, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    _fsync_dir(tmp)
+    final = index_dir / GENERATIONS / gen_id
+    os.rename(tmp, final)
+    _fsync_dir(index_dir / GENERATIONS)
+    link = index_dir / f".{CURRENT}-{gen_id}"
+    os.symlink(Path(GENERATIONS) / gen_id, link)
+    os.replace(link, index_dir / CURRENT)  # the atomic switch
+    _fsync_dir(index_dir)
+    prune(index_dir, keep=tmp)
+    return final
+
+
+def _in_use(generation: Path) -> bool:
+    """A reader (this process or another) holds a shared lock on the generation's manifest."""
+    try:
+        probe = open(generation / MANIFEST, "rb")  # noqa: SIM115
+    except OSError:
+        return False
+    with probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def prune(index_dir: Path, keep: Path | None = None) -> None:
+    """Drop old generations (all but the live one and the newest before it, and any a reader still holds) and
+    whatever a killed writer left behind. Call only while holding the write lock."""
+    gens = index_dir / GENERATIONS
+    live = (index_dir / CURRENT).resolve().name
+    done = sorted((p for p in gens.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in [p for p in done if p.name != live][: max(0, len(done) - KEEP_GENERATIONS)]:
+        if not _in_use(old):
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in gens.glob(".tmp-*"):  # left by a writer that was killed
+        if stale != keep:
+            shutil.rmtree(stale, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}-*"):  # a symlink made but never swapped in (killed in between)
+        with contextlib.suppress(OSError):
+            link.unlink()
+
+
 class IndexWriter:
     """Writes one new generation; `commit()` makes it live atomically, `abort()` (or an exception) drops it."""
 
-    def __init__(self, index_dir: Path, dim: int) -> None:
+    def __init__(self, index_dir: Path, dim: int, wait: float | None = 0.0) -> None:
         self.index_dir = Path(index_dir)
         (self.index_dir / GENERATIONS).mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.index_dir / LOCK, "w")  # noqa: SIM115 - held until commit/abort
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock.close()
-            raise StoreError(f"another build is writing {self.index_dir}; wait for it to finish") from exc
-        gen_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self._lock = acquire_write_lock(self.index_dir, wait)
+        gen_id = new_generation_id()
         self.gen_id = gen_id
         self.tmp = self.index_dir / GENERATIONS / f".tmp-{gen_id}"
         self.tmp.mkdir()
@@ -192,28 +305,22 @@ class IndexWriter:
     def add(self, article: Article, passages: Sequence[Passage], vectors: np.ndarray) -> None:
         if len(passages) != len(vectors):
             raise ValueError("one vector per passage")
-        self._db.execute(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
-            (
-                article.article_id,
-                article.title,
-                article.date,
-                article.source,
-                article.url,
-                content_sha1(article),
-                len(passages),
-            ),
-        )
-        self._db.executemany(
-            'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
-            [(self.rows + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
-        )
+        insert_article(self._db, article, len(passages))
+        insert_passages(self._db, self.rows, passages)
         self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         self.rows += len(passages)
         self.articles += 1
 
     def has_article(self, article_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
+
+    def add_stored(self, article_row: Sequence[Any], passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        """Copy an article as another generation stores it (its `articles` row kept as is), for compaction."""
+        self._db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?)", tuple(article_row))
+        insert_passages(self._db, self.rows, passages)
+        self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+        self.rows += len(passages)
+        self.articles += 1
 
     def commit(self, manifest: dict[str, Any], index_spec: str = vecs.DEFAULT_SPEC) -> Path:
         """Build the vector index, write the manifest last, move the generation into place and make it current."""
@@ -231,11 +338,8 @@ class IndexWriter:
             if index_spec == "auto":
                 index_spec = vecs.choose_spec(len(matrix))
             vecs.write(vecs.build(matrix, index_spec), self.tmp / VECTORS)
-            lexical_files = sorted(str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file())
-            names = [STORE, VECTORS, *lexical_files]
-            files = {
-                name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)} for name in names
-            }
+            names = [STORE, VECTORS, *lexical_files(self.tmp)]
+            files = file_entries(self.tmp, names)
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -243,7 +347,7 @@ class IndexWriter:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 **manifest,
                 "dim": self.dim,
-                "counts": {"articles": self.articles, "passages": self.rows},
+                "counts": {"articles": self.articles, "passages": self.rows, "vectors": self.rows, "deleted": 0},
                 "index": {"type": index_spec, "metric": "inner_product", "faiss": vecs.faiss_version()},
                 "lexical": {
                     "engine": "tantivy",
@@ -255,36 +359,12 @@ class IndexWriter:
                 },
                 "files": files,
             }
-            for name in names:
-                with open(self.tmp / name, "rb+") as data:
-                    os.fsync(data.fileno())
-            with open(self.tmp / MANIFEST, "w") as out:
-                json.dump(manifest, out, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            final = self.index_dir / GENERATIONS / self.gen_id
-            os.rename(self.tmp, final)
-            link = self.index_dir / f".{CURRENT}-{self.gen_id}"
-            os.symlink(Path(GENERATIONS) / self.gen_id, link)
-            os.replace(link, self.index_dir / CURRENT)  # the atomic switch
-            _fsync_dir(self.index_dir)
-            self._prune()
-            return final
+            return publish(self.index_dir, self.tmp, self.gen_id, manifest, names)
         except BaseException:
             self.abort()
             raise
         finally:
             self._release()
-
-    def _prune(self) -> None:
-        gens = self.index_dir / GENERATIONS
-        live = (self.index_dir / CURRENT).resolve().name
-        done = sorted((p for p in gens.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
-        for old in [p for p in done if p.name != live][: max(0, len(done) - KEEP_GENERATIONS)]:
-            shutil.rmtree(old, ignore_errors=True)
-        for stale in gens.glob(".tmp-*"):  # left by a build that was killed
-            if stale != self.tmp:
-                shutil.rmtree(stale, ignore_errors=True)
 
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -293,9 +373,21 @@ class IndexWriter:
         self._release()
 
     def _release(self) -> None:
-        if not self._lock.closed:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+        release_write_lock(self._lock)
+
+
+def insert_article(db: sqlite3.Connection, article: Article, n_passages: int) -> None:
+    db.execute(
+        "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
+        (article.article_id, article.title, article.date, article.source, article.url, content_sha1(article), n_passages),
+    )
+
+
+def insert_passages(db: sqlite3.Connection, first_row: int, passages: Sequence[Passage]) -> None:
+    db.executemany(
+        'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
+        [(first_row + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
+    )
 
 
 class IndexReader:
@@ -303,6 +395,16 @@ class IndexReader:
 
     def __init__(self, path: Path, verify: bool = False) -> None:
         self.generation = resolve_generation(Path(path))
+        # A shared lock on the manifest while this reader lives: pruning skips a generation someone reads.
+        self._lease = open(self.generation / MANIFEST, "rb")  # noqa: SIM115 - released in close()
+        fcntl.flock(self._lease, fcntl.LOCK_SH)
+        try:
+            self._load(verify)
+        except BaseException:
+            self._lease.close()
+            raise
+
+    def _load(self, verify: bool) -> None:
         self.manifest = read_manifest(self.generation)
         check_files(self.generation, self.manifest, full=verify)
         self._store_path = self.generation / STORE
@@ -313,30 +415,44 @@ class IndexReader:
             raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); {REBUILD}") from exc
         counts = self.manifest["counts"]
         stored = self._db().execute("SELECT count(*) FROM passages").fetchone()[0]
-        if not (vecs.count(self.index) == counts["passages"] == stored):
+        ntotal = vecs.count(self.index)
+        if not (ntotal == counts.get("vectors", counts["passages"]) and stored == counts["passages"]):
             raise IndexCorrupt(
-                f"{self.generation}: {vecs.count(self.index)} vectors, {stored} stored passages, manifest says "
-                f"{counts['passages']}; {REBUILD}"
+                f"{self.generation}: {ntotal} vectors, {stored} stored passages, manifest says "
+                f"{counts.get('vectors', counts['passages'])} and {counts['passages']}; {REBUILD}"
             )
         if vecs.dim(self.index) != self.manifest["dim"]:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
         by_row = (
             self._db()
             .execute(
-                "SELECT p.article_id, a.date, a.source FROM passages p JOIN articles a USING (article_id) "
+                "SELECT p.row, p.article_id, a.date, a.source FROM passages p JOIN articles a USING (article_id) "
                 "ORDER BY p.row"
             )
             .fetchall()
         )
-        self._article_of_row = [a for a, _, _ in by_row]  # row -> article_id, for grouping candidates
-        # row -> the article's day (days since 1970-01-01; NO_DAY where undated), for date filters and recency
-        self.row_days = np.array([_day(d) for _, d, _ in by_row], dtype=np.int32)
-        # row -> a code of the article's source (case-folded), for source filters
+        if by_row and not 0 <= by_row[0][0] <= by_row[-1][0] < ntotal:
+            raise IndexCorrupt(f"{self.generation}: store rows run past the {ntotal} vectors; {REBUILD}")
+        rows = np.array([r for r, _, _, _ in by_row], dtype=np.int64)
+        # row -> article_id, for grouping candidates ("" for a deleted row, which no search returns)
+        self._article_of_row = [""] * ntotal
+        for r, a, _, _ in by_row:
+            self._article_of_row[r] = a
+        # row -> the article's day (days since 1970-01-01; NO_DAY where undated or deleted), for filters and recency
+        self.row_days = np.full(ntotal, NO_DAY, dtype=np.int32)
+        self.row_days[rows] = np.array([_day(d) for _, _, d, _ in by_row], dtype=np.int32)
+        # row -> a code of the article's source (case-folded; -1 where deleted), for source filters
         self._source_codes: dict[str, int] = {}
-        self.row_sources = np.array(
-            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, src in by_row],
+        self.row_sources = np.full(ntotal, -1, dtype=np.int32)
+        self.row_sources[rows] = np.array(
+            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, _, src in by_row],
             dtype=np.int32,
         )
+        # rows still in the store; None when none was deleted (no mask to apply)
+        self.live: np.ndarray | None = None
+        if stored < ntotal:
+            self.live = np.zeros(ntotal, dtype=bool)
+            self.live[rows] = True
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
@@ -411,7 +527,11 @@ class IndexReader:
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[list[tuple[int, float]]]:
-        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped."""
+        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped.
+
+        Deleted rows (still in the vector index until compaction) never pass."""
+        if self.live is not None:
+            allowed = self.live if allowed is None else allowed & self.live
         scores, rows = vecs.search(self.index, query_vectors, k, allowed)
         return [
             [(int(r), float(s)) for r, s in zip(row_ids, row_scores, strict=True) if r >= 0]
@@ -447,10 +567,15 @@ class IndexReader:
     def vectors(self, rows: Iterable[int]) -> np.ndarray:
         return np.stack([self.index.reconstruct(int(r)) for r in rows])
 
+    def article_ids(self) -> set[str]:
+        return {a for (a,) in self._db().execute("SELECT article_id FROM articles")}
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
+        if not self._lease.closed:
+            self._lease.close()
 
 
 class EmbeddingCache:
