@@ -379,7 +379,15 @@ class IndexWriter:
 def insert_article(db: sqlite3.Connection, article: Article, n_passages: int) -> None:
     db.execute(
         "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
-        (article.article_id, article.title, article.date, article.source, article.url, content_sha1(article), n_passages),
+        (
+            article.article_id,
+            article.title,
+            article.date,
+            article.source,
+            article.url,
+            content_sha1(article),
+            n_passages,
+        ),
     )
 
 
@@ -388,6 +396,102 @@ def insert_passages(db: sqlite3.Connection, first_row: int, passages: Sequence[P
         'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
         [(first_row + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
     )
+
+
+class StoreEditor:
+    """A writable copy of a generation's passage store, for a copy-on-write edit (index/edit.py)."""
+
+    def __init__(self, source: Path, target: Path) -> None:
+        shutil.copyfile(source / STORE, target / STORE)
+        self._db = sqlite3.connect(target / STORE)
+        self._db.execute("PRAGMA journal_mode=OFF")  # a killed edit leaves a .tmp folder nobody reads
+        self._db.execute("PRAGMA synchronous=OFF")  # publish() fsyncs every file before the manifest
+
+    def stored(self, article_id: str) -> tuple[str, str, list[int], list[str]] | None:
+        """(content_sha1, title, rows, passage texts in order) of a stored article, or None."""
+        query = "SELECT content_sha1, title FROM articles WHERE article_id=?"
+        found = self._db.execute(query, (article_id,)).fetchone()
+        if found is None:
+            return None
+        passages = self._db.execute("SELECT row, text FROM passages WHERE article_id=? ORDER BY n", (article_id,))
+        pairs = passages.fetchall()
+        return found[0], found[1], [r for r, _ in pairs], [t for _, t in pairs]
+
+    def is_unchanged(self, article: Article) -> bool:
+        """Stored with the same title, text (content hash), date, source and url."""
+        found = self._db.execute(
+            "SELECT content_sha1, date, source, url FROM articles WHERE article_id=?", (article.article_id,)
+        ).fetchone()
+        return found is not None and tuple(found) == (content_sha1(article), article.date, article.source, article.url)
+
+    def delete(self, article_id: str) -> list[int] | None:
+        """Delete an article and its passages; their rows, or None if it is not stored."""
+        rows = [r for (r,) in self._db.execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
+        if not self._db.execute("DELETE FROM articles WHERE article_id=?", (article_id,)).rowcount:
+            return None
+        self._db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+        return rows
+
+    def add(self, article: Article, first_row: int, passages: Sequence[Passage]) -> None:
+        insert_article(self._db, article, len(passages))
+        insert_passages(self._db, first_row, passages)
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages) stored."""
+        self._db.commit()
+        articles = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return articles, self._db.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def lexical_documents(self) -> Iterator[tuple[int, str, str]]:
+        """(row, title, text) of every passage, for rebuilding a lexical index."""
+        return iter(
+            self._db.execute(
+                "SELECT p.row, a.title, p.text FROM passages p JOIN articles a USING (article_id) ORDER BY p.row"
+            )
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.commit()
+            self._db.close()
+
+
+def store_problems(generation: Path, counts: dict[str, Any], vectors: int | None) -> tuple[set[int], list[str]]:
+    """(rows stored, problems) of a generation's passage store against the manifest's counts and the number of
+    vectors: every disagreement one line, for `index check`."""
+    problems: list[str] = []
+    rows: set[int] = set()
+
+    def some(items: Iterable[Any]) -> str:
+        found = sorted(items)
+        return ", ".join(map(str, found[:5])) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+
+    try:
+        db = sqlite3.connect(f"file:{generation / STORE}?mode=ro", uri=True)
+        with contextlib.closing(db):
+            rows = {r for (r,) in db.execute("SELECT row FROM passages")}
+            n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            if len(rows) != counts.get("passages"):
+                problems.append(f"{STORE}: {len(rows):,} passages, the manifest says {counts.get('passages'):,}")
+            if n_articles != counts.get("articles"):
+                problems.append(f"{STORE}: {n_articles:,} articles, the manifest says {counts.get('articles'):,}")
+            if vectors is not None and (outside := [r for r in rows if not 0 <= r < vectors]):
+                problems.append(f"{STORE}: rows without a vector (there are {vectors:,}): {some(outside)}")
+            orphans = db.execute("SELECT DISTINCT article_id FROM passages EXCEPT SELECT article_id FROM articles")
+            if found := [a for (a,) in orphans]:
+                problems.append(f"{STORE}: passages of articles not in the articles table: {some(found)}")
+            miscounted = db.execute(
+                "SELECT a.article_id FROM articles a LEFT JOIN passages p USING (article_id) "
+                "GROUP BY a.article_id HAVING count(p.row) != a.n_passages"
+            )
+            if found := [a for (a,) in miscounted]:
+                problems.append(f"{STORE}: articles whose passages differ from their n_passages: {some(found)}")
+            bad_ids = db.execute("SELECT passage_id FROM passages WHERE passage_id != article_id || '#' || n")
+            if found := [p for (p,) in bad_ids]:
+                problems.append(f"{STORE}: passage ids that are not <article_id>#<n>: {some(found)}")
+    except sqlite3.Error as exc:
+        problems.append(f"{STORE}: unreadable ({exc})")
+    return rows, problems
 
 
 class IndexReader:
