@@ -513,6 +513,8 @@ class IndexReader:
         check_files(self.generation, self.manifest, full=verify)
         self._store_path = self.generation / STORE
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, so close() closes them all
+        self._connections_lock = threading.Lock()
         try:
             self.index = vecs.read(self.generation / VECTORS)
         except RuntimeError as exc:
@@ -575,6 +577,8 @@ class IndexReader:
             uri = f"file:{self._store_path}?mode=ro"
             db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
         return db
 
     @property
@@ -674,10 +678,25 @@ class IndexReader:
     def article_ids(self) -> set[str]:
         return {a for (a,) in self._db().execute("SELECT article_id FROM articles")}
 
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """A stored article's metadata and passage count, or None."""
+        found = (
+            self._db()
+            .execute("SELECT title, date, source, url, n_passages FROM articles WHERE article_id=?", (article_id,))
+            .fetchone()
+        )
+        if found is None:
+            return None
+        title, date, source, url, n = found
+        return {"article_id": article_id, "title": title, "date": date, "source": source, "url": url, "passages": n}
+
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
+        """Close every thread's store connection and release the generation; call when no search is running."""
+        with self._connections_lock:
+            for db in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+            self._connections.clear()
         if not self._lease.closed:
             self._lease.close()
 
