@@ -178,7 +178,13 @@ def check_files(generation: Path, manifest: dict[str, Any], full: bool = False) 
 
 
 def new_generation_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    """Sortable by creation time (to the microsecond: updates come faster than one a second), then unique."""
+    now = time.time()
+    return (
+        time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+        + f".{int(now * 1e6) % 1_000_000:06d}-"
+        + uuid.uuid4().hex[:8]
+    )
 
 
 def acquire_write_lock(index_dir: Path, wait: float | None = 0.0) -> Any:
