@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             server_log.seek(0)
             (args.work / "server.log").write_text(server_log.read())
 
-    failures = [o for _, _, o in samples if o != "ok"]
+    failures = [f"{phase}: {o}" for phase, _, o in samples if o != "ok"]
     ok_ms = [ms for _, ms, o in samples if o == "ok"]
     report.update(
         seconds=round(elapsed, 1),
