@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from index.update import compact
 
             report = compact(Path(args.index), args.index_type, wait=args.wait)
+            if not report.generation:
+                print("nothing to compact: no deleted passages", file=sys.stderr)
+                return 0
             print(
                 f"compacted: dropped {report.deleted:,} deleted rows, kept {report.passages:,} passages "
                 f"in {report.seconds:,.1f} s (generation {report.generation})",
@@ -159,10 +162,11 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     assert generation is not None
     c = read_manifest(generation)["counts"]
+    deleted = c.get("deleted", 0)
+    pending = f" ({deleted:,} deleted, not yet compacted)" if deleted else ""
     print(
         f"ok: {generation}: {c['articles']:,} articles, {c['passages']:,} passages, "
-        f"{c.get('vectors', c['passages']):,} vectors ({c.get('deleted', 0):,} deleted, not yet compacted); "
-        "vectors, lexical index, store and manifest agree"
+        f"{c.get('vectors', c['passages']):,} vectors{pending}; vectors, lexical index, store and manifest agree"
     )
     return 0
 

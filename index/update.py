@@ -221,8 +221,10 @@ def compact(index_dir: Path, index_spec: str | None = None, wait: float | None =
     `index_spec` None keeps the index type; "auto" re-chooses it for the new size."""
     started = time.perf_counter()
     report = UpdateReport()
-    dim = read_manifest(resolve_generation(Path(index_dir)))["dim"]
-    writer = IndexWriter(index_dir, dim, wait=wait)  # the lock first, then the live generation: no lost update
+    live = read_manifest(resolve_generation(Path(index_dir)))
+    if not live["counts"].get("deleted", 0) and index_spec in (None, live["index"]["type"]):
+        return report  # nothing to drop, nothing to change: no new generation
+    writer = IndexWriter(index_dir, live["dim"], wait=wait)  # the lock first, then the live generation: no lost update
     try:
         source = IndexReader(resolve_generation(Path(index_dir)))
         manifest = source.manifest

@@ -282,5 +282,7 @@ def test_add_delete_compact_and_check_from_the_command_line(
     assert "deleted, not yet compacted" in capsys.readouterr().out
     assert index_cli.main(["compact", str(small_index)]) == 0
     assert index_cli.main(["check", str(small_index)]) == 0
-    assert "(0 deleted" in capsys.readouterr().out
+    assert "deleted" not in capsys.readouterr().out
+    assert index_cli.main(["compact", str(small_index)]) == 0
+    assert "nothing to compact" in capsys.readouterr().err
     assert stored_ids(small_index) == {r["id"] for r in RECORDS} - {RECORDS[5]["id"]}
