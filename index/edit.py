@@ -100,7 +100,7 @@ class IndexEditor:
 
     def _lexical_editable(self) -> bool:
         meta = self.manifest.get("lexical")
-        return bool(meta) and meta.get("fields", lexical.LEGACY_FIELDS) == lexical.FIELDS
+        return meta is not None and meta.get("fields", lexical.LEGACY_FIELDS) == lexical.FIELDS
 
     # --- reads of the base ----------------------------------------------------------------------------------
 

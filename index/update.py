@@ -246,7 +246,7 @@ def compact(index_dir: Path, index_spec: str | None = None, wait: float | None =
                 report.passages += len(passages)
             report.deleted = manifest["counts"].get("deleted", 0)
             spec = index_spec or manifest["index"]["type"]
-            keep = {k: manifest[k] for k in ("model", "splitter", "versions", "build") if k in manifest}
+            keep: dict[str, Any] = {k: manifest[k] for k in ("model", "splitter", "versions", "build") if k in manifest}
             keep["versions"] = versions()
             keep["compacted"] = {"base": source.generation.name, "dropped_rows": report.deleted}
             report.generation = writer.commit(keep, spec).name

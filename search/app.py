@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Annotated, Any
@@ -38,7 +38,7 @@ from search.searcher import NoLexicalIndex, NoReranker, Searcher
 from search.settings import Settings
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 # Module level: FastAPI resolves these (string) annotations in the module's namespace.
