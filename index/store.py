@@ -462,6 +462,24 @@ class StoreEditor:
             self._db.close()
 
 
+def unchanged_articles(generation: Path, articles: Iterable[Article]) -> set[str]:
+    """Ids of `articles` stored in `generation` exactly as given (title, text, date, source, url), read-only."""
+    wanted = {a.article_id: (content_sha1(a), a.date, a.source, a.url) for a in articles}
+    found: set[str] = set()
+    db = sqlite3.connect(f"file:{generation / STORE}?mode=ro", uri=True)
+    with contextlib.closing(db):
+        ids = list(wanted)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = db.execute(
+                f"SELECT article_id, content_sha1, date, source, url FROM articles WHERE article_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found |= {r[0] for r in rows if tuple(r[1:]) == wanted[r[0]]}
+    return found
+
+
 def store_problems(generation: Path, counts: dict[str, Any], vectors: int | None) -> tuple[set[int], list[str]]:
     """(rows stored, problems) of a generation's passage store against the manifest's counts and the number of
     vectors: every disagreement one line, for `index check`."""

@@ -20,7 +20,15 @@ from index.build import BuildFailed, Embedder, versions
 from index.edit import IndexEditor
 from index.embed import Encoder
 from index.split import SplitSettings, embedding_text, split_article, title_budget
-from index.store import EmbeddingCache, IndexReader, IndexWriter, StoreError, read_manifest, resolve_generation
+from index.store import (
+    EmbeddingCache,
+    IndexReader,
+    IndexWriter,
+    StoreError,
+    read_manifest,
+    resolve_generation,
+    unchanged_articles,
+)
 
 
 class ModelMismatch(StoreError):
@@ -126,6 +134,11 @@ def add_articles(
         batch[record.article_id] = record
     if strict and report.problems:
         raise BuildFailed(f"--strict: {len(report.problems)} problems; the index is unchanged")
+    # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
+    if not delete and len(unchanged_articles(resolve_generation(Path(index_dir)), batch.values())) == len(batch):
+        report.unchanged = len(batch)
+        report.seconds = time.perf_counter() - started
+        return report
     editor = IndexEditor(index_dir, wait=wait)
     cache = None
     try:

@@ -72,6 +72,11 @@ def test_an_unchanged_article_is_skipped_and_nothing_new_is_written(small_index:
     assert (report.unchanged, report.added, report.updated, report.generation) == (5, 0, 0, "")
     assert encoder.documents_embedded == 0
     assert (small_index / CURRENT).resolve() == before
+    lock = acquire_write_lock(small_index)  # a no-op add needs neither the writer lock nor a copy of the store
+    try:
+        assert add_articles(small_index, [article(RECORDS[0])], encoder, wait=0).unchanged == 1
+    finally:
+        lock.close()
 
 
 def test_a_changed_article_replaces_its_old_passages_and_reuses_the_vectors_of_unchanged_ones(
