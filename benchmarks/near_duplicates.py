@@ -81,8 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{folded} pages with a folded group"
     )
     write_json(
-        {"facts": facts, "sizes": dict(sizes), "sample": rows, "questions": len(queries), "clashes": clashes,
-         "pages_with_folded_groups": folded},
+        {
+            "facts": facts,
+            "sizes": dict(sizes),
+            "sample": rows,
+            "questions": len(queries),
+            "clashes": clashes,
+            "pages_with_folded_groups": folded,
+        },
         args.out,
         "near_duplicates",
     )

@@ -84,10 +84,11 @@ def default_cache_path() -> Path:
     return Path(base) / "embeddings.sqlite3"
 
 
-class _Embedder:
+class Embedder:
     """Embeds passage texts through the cache, in length-sorted chunks."""
 
-    def __init__(self, encoder: Encoder, cache: EmbeddingCache | None, report: BuildReport, batch_size: int) -> None:
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache | None, report: Any, batch_size: int) -> None:
+        """`report` counts `embedded`, `cached` and `embed_seconds` (a BuildReport or an UpdateReport)."""
         self.encoder, self.cache, self.report, self.batch_size = encoder, cache, report, batch_size
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -131,7 +132,7 @@ def build_index(
     report = BuildReport()
     started = time.perf_counter()
     cache = EmbeddingCache(cache_path, encoder.info.fingerprint, encoder.dim) if cache_path else None
-    embed = _Embedder(encoder, cache, report, batch_size)
+    embed = Embedder(encoder, cache, report, batch_size)
     writer = IndexWriter(index_dir, encoder.dim)
     seen: set[str] = set()
     pending: list[tuple[Article, list[Passage], list[str]]] = []
@@ -202,7 +203,7 @@ def build_index(
                 "overlap_tokens": settings.overlap_tokens,
                 "max_title_tokens": settings.max_title_tokens,
             },
-            "versions": _versions(),
+            "versions": versions(),
             "build": {**report.as_dict(), "inputs": [str(p) for p in inputs]},
         }
         final = writer.commit(manifest, index_spec)
@@ -218,7 +219,7 @@ def build_index(
             cache.close()
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}

@@ -1,4 +1,4 @@
-"""`python -m index build|info|check`: main(argv) -> exit code; heavy imports only inside the chosen command."""
+"""`python -m index build|add|delete|compact|info|check`: main(argv) -> exit code; heavy imports only in the branch."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from index.articles import InputError, input_files
 
 DEFAULT_INDEX = "data/index"
+WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +41,31 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="any bad record fails the build (index unchanged)")
     build.add_argument("--no-progress", action="store_true")
 
+    add = sub.add_parser("add", help="add new or changed articles to an index (unchanged ones are skipped)")
+    add.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
+    add.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
+    add.add_argument("--delete", action="append", default=[], metavar="ID", help="also delete this article id")
+    add.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
+    add.add_argument("--cache", default=None, help="embedding cache file (default ~/.cache/dateline/...)")
+    add.add_argument("--no-cache", action="store_true")
+    add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
+    add.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    delete = sub.add_parser("delete", help="delete articles by id")
+    delete.add_argument("ids", nargs="+", metavar="ID")
+    delete.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
+    delete.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    compact = sub.add_parser("compact", help="rewrite the index without deleted passages' vectors")
+    compact.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+    compact.add_argument("--index-type", default=None, help="FAISS spec or auto (default: keep the current type)")
+    compact.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
     info = sub.add_parser("info", help="print an index's manifest")
     info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
-    check = sub.add_parser("check", help="verify an index's files against its manifest (checksums, counts)")
+    check = sub.add_parser(
+        "check", help="verify that the vector index, lexical index, passage store and manifest agree (exit 1 if not)"
+    )
     check.add_argument("index", nargs="?", default=DEFAULT_INDEX)
     return parser
 
@@ -60,10 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(read_manifest(resolve_generation(Path(args.index))), indent=2))
             return 0
         if args.command == "check":
-            from index.store import IndexReader
+            return _check(args)
+        if args.command == "add":
+            return _add(args)
+        if args.command == "delete":
+            from index.update import delete_articles
 
-            reader = IndexReader(Path(args.index), verify=True)
-            print(f"ok: {reader.generation}: {reader.articles:,} articles, {reader.passages:,} passages")
+            report = delete_articles(Path(args.index), args.ids, wait=args.wait)
+            print(report.summary(), file=sys.stderr)
+            if report.missing:
+                print(f"not in the index: {', '.join(report.missing)}", file=sys.stderr)
+            return 0 if not report.missing else 1
+        if args.command == "compact":
+            from index.update import compact
+
+            report = compact(Path(args.index), args.index_type, wait=args.wait)
+            if not report.generation:
+                print("nothing to compact: no deleted passages", file=sys.stderr)
+                return 0
+            print(
+                f"compacted: dropped {report.deleted:,} deleted rows, kept {report.passages:,} passages "
+                f"in {report.seconds:,.1f} s (generation {report.generation})",
+                file=sys.stderr,
+            )
             return 0
     except (InputError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,4 +140,55 @@ def _build(args: argparse.Namespace) -> int:
     )
     print(report.summary(), file=sys.stderr)
     print(f"index ready: {Path(args.index).resolve()} (generation {report.generation})", file=sys.stderr)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from index.check import check_index
+    from index.store import read_manifest
+
+    generation, problems = check_index(Path(args.index))
+    if generation is None:
+        print(f"error: {problems[0]}", file=sys.stderr)
+        return 2
+    if problems:
+        print(f"error: {generation}: {len(problems)} problem(s):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        print(
+            f"restore the generation or rebuild it with: scripts/rebuild-index --index {args.index} ARTICLES...",
+            file=sys.stderr,
+        )
+        return 2
+    assert generation is not None
+    c = read_manifest(generation)["counts"]
+    deleted = c.get("deleted", 0)
+    pending = f" ({deleted:,} deleted, not yet compacted)" if deleted else ""
+    print(
+        f"ok: {generation}: {c['articles']:,} articles, {c['passages']:,} passages, "
+        f"{c.get('vectors', c['passages']):,} vectors{pending}; vectors, lexical index, store and manifest agree"
+    )
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from index.build import default_cache_path
+    from index.embed import MODELS, Encoder, ModelError
+    from index.store import read_manifest, resolve_generation
+    from index.update import add_files
+
+    input_files(args.inputs)
+    built = read_manifest(resolve_generation(Path(args.index)))["model"]
+    try:
+        encoder = Encoder(built["name"] if built["name"] in MODELS else built["path"], dtype=args.dtype)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
+    report = add_files(
+        Path(args.index), args.inputs, encoder, cache_path=cache, strict=args.strict, wait=args.wait, delete=args.delete
+    )
+    for problem in report.problems[:50]:
+        print(problem, file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
     return 0

@@ -39,10 +39,7 @@ def build(path: Path, passages: Iterable[tuple[int, str, str]], threads: int = 1
     writer = index.writer(HEAP_BYTES, threads)
     n = 0
     for row, title, text in passages:
-        doc = tantivy.Document()
-        doc.add_unsigned("row", row)  # keyword construction would infer i64 and panic on the u64 column
-        doc.add_text("body", f"{title}\n{text}" if title else text)
-        writer.add_document(doc)
+        writer.add_document(_document(row, title, text))
         n += 1
     writer.commit()
     writer.wait_merging_threads()
@@ -89,3 +86,47 @@ class LexicalIndex:
             return []
         rows = self.searcher.fast_field_values("row", [address for _, address in hits])
         return [(int(row), float(score)) for (score, _), row in zip(hits, rows, strict=True) if row is not None]
+
+
+EDIT_HEAP_BYTES = 64 * 1024 * 1024
+
+
+def _document(row: int, title: str, text: str) -> Any:
+    doc = tantivy.Document()
+    doc.add_unsigned("row", row)  # keyword construction would infer i64 and panic on the u64 column
+    doc.add_text("body", f"{title}\n{text}" if title else text)
+    return doc
+
+
+class LexicalEditor:
+    """Deletes and adds passages in an index opened in place (a copy-on-write generation's folder)."""
+
+    def __init__(self, path: Path) -> None:
+        self.index = tantivy.Index.open(str(path))
+        self.writer = self.index.writer(EDIT_HEAP_BYTES, 1)
+
+    def delete_rows(self, first: int, last: int) -> None:
+        """Delete the documents of rows first..last (inclusive): a range over the `row` fast field."""
+        query = tantivy.Query.range_query(self.index.schema, "row", tantivy.FieldType.Unsigned, first, last)
+        self.writer.delete_documents_by_query(query)
+
+    def add(self, row: int, title: str, text: str) -> None:
+        self.writer.add_document(_document(row, title, text))
+
+    def commit(self) -> int:
+        """Commit, wait for merges; returns the number of live documents."""
+        self.writer.commit()
+        self.writer.wait_merging_threads()
+        self.index.reload()
+        return int(self.index.searcher().num_docs)
+
+
+def rows(path: Path) -> list[int]:
+    """Every live document's row, sorted (for `index check`)."""
+    index = tantivy.Index.open(str(path))
+    searcher = index.searcher()
+    n = int(searcher.num_docs)
+    if n == 0:
+        return []
+    hits = searcher.search(tantivy.Query.all_query(), n, count=False).hits
+    return sorted(int(r) for r in searcher.fast_field_values("row", [address for _, address in hits]) if r is not None)

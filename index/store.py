@@ -7,7 +7,14 @@
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
 A build writes a new generation in a temporary folder, writes the manifest last, renames the folder into
-place and then swaps `current`, so a reader sees the old index or the new one, never half of one.
+place and then swaps `current`, so a reader sees the old index or the new one, never half of one. An add or
+delete (index/edit.py) does the same from a copy of the live generation.
+
+Rows are append-only within a line of generations: a deleted passage leaves its vector in `vectors.faiss`
+(HNSW cannot remove one) and only its store row and lexical document go; the reader masks such rows out of
+every vector search. So `vectors` (FAISS ntotal) = `passages` (store rows) + `deleted`, and `compact` rewrites
+the generation without them. One writer at a time per index: every writer holds `.write.lock` (flock).
+A reader holds a shared flock on its generation's manifest, so pruning never removes a generation in use.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ CREATE TABLE passages (
     n INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX passages_article ON passages(article_id);
+"""
+NEAR_DUPLICATE_TABLES = """
 CREATE TABLE minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE near_duplicates (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;
 """
@@ -84,6 +93,10 @@ class IndexMissing(StoreError):
 
 class IndexCorrupt(StoreError):
     """An index whose files disagree with its manifest or with each other."""
+
+
+class IndexBusy(StoreError):
+    """Another process is writing the index (one writer at a time); retry when it has finished."""
 
 
 REBUILD = "rebuild it with: scripts/rebuild-index --index DIR ARTICLES..."
@@ -177,25 +190,133 @@ def check_files(generation: Path, manifest: dict[str, Any], full: bool = False) 
             raise IndexCorrupt(f"{path} does not match its checksum in the manifest; {REBUILD}")
 
 
+def new_generation_id() -> str:
+    """Sortable by creation time (to the microsecond: updates come faster than one a second), then unique."""
+    now = time.time()
+    return (
+        time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+        + f".{int(now * 1e6) % 1_000_000:06d}-"
+        + uuid.uuid4().hex[:8]
+    )
+
+
+def acquire_write_lock(index_dir: Path, wait: float | None = 0.0) -> Any:
+    """Take the index's single-writer lock; wait up to `wait` seconds (None: as long as it takes)."""
+    lock = open(Path(index_dir) / LOCK, "w")  # noqa: SIM115 - held until the writer commits or aborts
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                lock.close()
+                raise IndexBusy(f"another build or update is writing {index_dir}; wait for it to finish") from exc
+            time.sleep(0.05)
+
+
+def release_write_lock(lock: Any) -> None:
+    if not lock.closed:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def file_entries(folder: Path, names: Iterable[str], known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """{name: {bytes, sha256}} for the manifest; `known` lends the sha256 of a file hard-linked from another
+    generation (same inode: same bytes), so an update re-hashes only what it wrote."""
+    out: dict[str, Any] = {}
+    for name in names:
+        st = (folder / name).stat()
+        prior = (known or {}).get(name)
+        if prior and prior.get("inode") == [st.st_dev, st.st_ino] and prior["bytes"] == st.st_size:
+            digest = prior["sha256"]
+        else:
+            digest = _sha256(folder / name)
+        out[name] = {"bytes": st.st_size, "sha256": digest}
+    return out
+
+
+def file_inodes(generation: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's file entries with each file's (device, inode), for file_entries(known=...)."""
+    out = {}
+    for name, meta in manifest["files"].items():
+        with contextlib.suppress(OSError):
+            st = (generation / name).stat()
+            out[name] = {**meta, "inode": [st.st_dev, st.st_ino]}
+    return out
+
+
+def lexical_files(folder: Path) -> list[str]:
+    return sorted(str(f.relative_to(folder)) for f in (folder / LEXICAL).rglob("*") if f.is_file())
+
+
+def publish(index_dir: Path, tmp: Path, gen_id: str, manifest: dict[str, Any], names: Iterable[str]) -> Path:
+    """fsync the files, write the manifest last, move the folder into place and swap `current` atomically."""
+    for name in names:
+        with open(tmp / name, "rb+") as data:
+            os.fsync(data.fileno())
+    with open(tmp / MANIFEST, "w") as out:
+        json.dump(manifest, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    _fsync_dir(tmp)
+    final = index_dir / GENERATIONS / gen_id
+    os.rename(tmp, final)
+    _fsync_dir(index_dir / GENERATIONS)
+    link = index_dir / f".{CURRENT}-{gen_id}"
+    os.symlink(Path(GENERATIONS) / gen_id, link)
+    os.replace(link, index_dir / CURRENT)  # the atomic switch
+    _fsync_dir(index_dir)
+    prune(index_dir, keep=tmp)
+    return final
+
+
+def _in_use(generation: Path) -> bool:
+    """A reader (this process or another) holds a shared lock on the generation's manifest."""
+    try:
+        probe = open(generation / MANIFEST, "rb")  # noqa: SIM115
+    except OSError:
+        return False
+    with probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def prune(index_dir: Path, keep: Path | None = None) -> None:
+    """Drop old generations (all but the live one and the newest before it, and any a reader still holds) and
+    whatever a killed writer left behind. Call only while holding the write lock."""
+    gens = index_dir / GENERATIONS
+    live = (index_dir / CURRENT).resolve().name
+    done = sorted((p for p in gens.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in [p for p in done if p.name != live][: max(0, len(done) - KEEP_GENERATIONS)]:
+        if not _in_use(old):
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in gens.glob(".tmp-*"):  # left by a writer that was killed
+        if stale != keep:
+            shutil.rmtree(stale, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}-*"):  # a symlink made but never swapped in (killed in between)
+        with contextlib.suppress(OSError):
+            link.unlink()
+
+
 class IndexWriter:
     """Writes one new generation; `commit()` makes it live atomically, `abort()` (or an exception) drops it."""
 
-    def __init__(self, index_dir: Path, dim: int) -> None:
+    def __init__(self, index_dir: Path, dim: int, wait: float | None = 0.0) -> None:
         self.index_dir = Path(index_dir)
         (self.index_dir / GENERATIONS).mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.index_dir / LOCK, "w")  # noqa: SIM115 - held until commit/abort
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock.close()
-            raise StoreError(f"another build is writing {self.index_dir}; wait for it to finish") from exc
-        gen_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self._lock = acquire_write_lock(self.index_dir, wait)
+        gen_id = new_generation_id()
         self.gen_id = gen_id
         self.tmp = self.index_dir / GENERATIONS / f".tmp-{gen_id}"
         self.tmp.mkdir()
         self.dim = dim
         self._db = sqlite3.connect(self.tmp / STORE)
-        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA + NEAR_DUPLICATE_TABLES)
         self._vectors: list[np.ndarray] = []
         self.rows = 0
         self.articles = 0
@@ -203,25 +324,8 @@ class IndexWriter:
     def add(self, article: Article, passages: Sequence[Passage], vectors: np.ndarray) -> None:
         if len(passages) != len(vectors):
             raise ValueError("one vector per passage")
-        self._db.execute(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
-            (
-                article.article_id,
-                article.title,
-                article.date,
-                article.source,
-                article.url,
-                content_sha1(article),
-                len(passages),
-            ),
-        )
-        self._db.executemany(
-            'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
-            [(self.rows + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
-        )
-        self._db.execute(
-            "INSERT INTO minhash VALUES (?,?)", (article.article_id, dedup.signature(article.text).tobytes())
-        )
+        insert_article(self._db, article, len(passages))
+        insert_passages(self._db, self.rows, passages)
         self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
         self.rows += len(passages)
         self.articles += 1
@@ -229,10 +333,18 @@ class IndexWriter:
     def has_article(self, article_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
 
+    def add_stored(self, article_row: Sequence[Any], passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        """Copy an article as another generation stores it (its `articles` row kept as is), for compaction."""
+        self._db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?)", tuple(article_row))
+        insert_passages(self._db, self.rows, passages)
+        self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))
+        self.rows += len(passages)
+        self.articles += 1
+
     def commit(self, manifest: dict[str, Any], index_spec: str = vecs.DEFAULT_SPEC) -> Path:
         """Build the vector index, write the manifest last, move the generation into place and make it current."""
         try:
-            near_duplicates = self._group_near_duplicates()
+            near_duplicates = group_near_duplicates(self._db)
             self._db.commit()
             lexical_docs = lexical.build(
                 self.tmp / LEXICAL,
@@ -246,11 +358,8 @@ class IndexWriter:
             if index_spec == "auto":
                 index_spec = vecs.choose_spec(len(matrix))
             vecs.write(vecs.build(matrix, index_spec), self.tmp / VECTORS)
-            lexical_files = sorted(str(f.relative_to(self.tmp)) for f in (self.tmp / LEXICAL).rglob("*") if f.is_file())
-            names = [STORE, VECTORS, *lexical_files]
-            files = {
-                name: {"bytes": (self.tmp / name).stat().st_size, "sha256": _sha256(self.tmp / name)} for name in names
-            }
+            names = [STORE, VECTORS, *lexical_files(self.tmp)]
+            files = file_entries(self.tmp, names)
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -258,7 +367,7 @@ class IndexWriter:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 **manifest,
                 "dim": self.dim,
-                "counts": {"articles": self.articles, "passages": self.rows},
+                "counts": {"articles": self.articles, "passages": self.rows, "vectors": self.rows, "deleted": 0},
                 "index": {"type": index_spec, "metric": "inner_product", "faiss": vecs.faiss_version()},
                 "lexical": {
                     "engine": "tantivy",
@@ -271,57 +380,12 @@ class IndexWriter:
                 "near_duplicates": near_duplicates,
                 "files": files,
             }
-            for name in names:
-                with open(self.tmp / name, "rb+") as data:
-                    os.fsync(data.fileno())
-            with open(self.tmp / MANIFEST, "w") as out:
-                json.dump(manifest, out, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            final = self.index_dir / GENERATIONS / self.gen_id
-            os.rename(self.tmp, final)
-            link = self.index_dir / f".{CURRENT}-{self.gen_id}"
-            os.symlink(Path(GENERATIONS) / self.gen_id, link)
-            os.replace(link, self.index_dir / CURRENT)  # the atomic switch
-            _fsync_dir(self.index_dir)
-            self._prune()
-            return final
+            return publish(self.index_dir, self.tmp, self.gen_id, manifest, names)
         except BaseException:
             self.abort()
             raise
         finally:
             self._release()
-
-    def _group_near_duplicates(self) -> dict[str, Any]:
-        """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table."""
-        ids, signatures = [], []
-        for article_id, blob in self._db.execute("SELECT article_id, signature FROM minhash ORDER BY article_id"):
-            ids.append(article_id)
-            signatures.append(np.frombuffer(blob, dtype=np.uint32))
-        found = dedup.groups(signatures)
-        self._db.execute("DELETE FROM near_duplicates")
-        self._db.executemany(
-            "INSERT INTO near_duplicates VALUES (?,?)",
-            [(ids[i], ids[members[0]]) for members in found for i in members],
-        )
-        return {
-            "method": "minhash",
-            "shingle_words": dedup.SHINGLE,
-            "permutations": dedup.NUM_PERM,
-            "threshold": dedup.THRESHOLD,
-            "groups": len(found),
-            "articles": sum(len(m) for m in found),
-        }
-
-    def _prune(self) -> None:
-        gens = self.index_dir / GENERATIONS
-        live = (self.index_dir / CURRENT).resolve().name
-        done = sorted((p for p in gens.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
-        for old in [p for p in done if p.name != live][: max(0, len(done) - KEEP_GENERATIONS)]:
-            shutil.rmtree(old, ignore_errors=True)
-        for stale in gens.glob(".tmp-*"):  # left by a build that was killed
-            if stale != self.tmp:
-                shutil.rmtree(stale, ignore_errors=True)
 
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -330,9 +394,173 @@ class IndexWriter:
         self._release()
 
     def _release(self) -> None:
-        if not self._lock.closed:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
+        release_write_lock(self._lock)
+
+
+def insert_article(db: sqlite3.Connection, article: Article, n_passages: int) -> None:
+    db.execute(
+        "INSERT INTO articles VALUES (?,?,?,?,?,?,?)",
+        (
+            article.article_id,
+            article.title,
+            article.date,
+            article.source,
+            article.url,
+            content_sha1(article),
+            n_passages,
+        ),
+    )
+    db.execute("INSERT INTO minhash VALUES (?,?)", (article.article_id, dedup.signature(article.text).tobytes()))
+
+
+def group_near_duplicates(db: sqlite3.Connection) -> dict[str, Any]:
+    """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table, from the
+    signatures in the minhash table; the manifest's summary of them."""
+    ids, signatures = [], []
+    for article_id, blob in db.execute("SELECT article_id, signature FROM minhash ORDER BY article_id"):
+        ids.append(article_id)
+        signatures.append(np.frombuffer(blob, dtype=np.uint32))
+    found = dedup.groups(signatures)
+    db.execute("DELETE FROM near_duplicates")
+    db.executemany(
+        "INSERT INTO near_duplicates VALUES (?,?)", [(ids[i], ids[members[0]]) for members in found for i in members]
+    )
+    return {
+        "method": "minhash",
+        "shingle_words": dedup.SHINGLE,
+        "permutations": dedup.NUM_PERM,
+        "threshold": dedup.THRESHOLD,
+        "groups": len(found),
+        "articles": sum(len(m) for m in found),
+    }
+
+
+def insert_passages(db: sqlite3.Connection, first_row: int, passages: Sequence[Passage]) -> None:
+    db.executemany(
+        'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
+        [(first_row + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
+    )
+
+
+class StoreEditor:
+    """A writable copy of a generation's passage store, for a copy-on-write edit (index/edit.py)."""
+
+    def __init__(self, source: Path, target: Path) -> None:
+        shutil.copyfile(source / STORE, target / STORE)
+        self._db = sqlite3.connect(target / STORE)
+        self._db.execute("PRAGMA journal_mode=OFF")  # a killed edit leaves a .tmp folder nobody reads
+        self._db.execute("PRAGMA synchronous=OFF")  # publish() fsyncs every file before the manifest
+        # Stores from before near-duplicate detection get the tables; their old articles have no signature and
+        # are never grouped (a rebuild groups them).
+        self._db.executescript(NEAR_DUPLICATE_TABLES.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+
+    def stored(self, article_id: str) -> tuple[str, str, list[int], list[str]] | None:
+        """(content_sha1, title, rows, passage texts in order) of a stored article, or None."""
+        query = "SELECT content_sha1, title FROM articles WHERE article_id=?"
+        found = self._db.execute(query, (article_id,)).fetchone()
+        if found is None:
+            return None
+        passages = self._db.execute("SELECT row, text FROM passages WHERE article_id=? ORDER BY n", (article_id,))
+        pairs = passages.fetchall()
+        return found[0], found[1], [r for r, _ in pairs], [t for _, t in pairs]
+
+    def is_unchanged(self, article: Article) -> bool:
+        """Stored with the same title, text (content hash), date, source and url."""
+        found = self._db.execute(
+            "SELECT content_sha1, date, source, url FROM articles WHERE article_id=?", (article.article_id,)
+        ).fetchone()
+        return found is not None and tuple(found) == (content_sha1(article), article.date, article.source, article.url)
+
+    def delete(self, article_id: str) -> list[int] | None:
+        """Delete an article and its passages; their rows, or None if it is not stored."""
+        rows = [r for (r,) in self._db.execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
+        if not self._db.execute("DELETE FROM articles WHERE article_id=?", (article_id,)).rowcount:
+            return None
+        self._db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+        self._db.execute("DELETE FROM minhash WHERE article_id=?", (article_id,))
+        return rows
+
+    def group_near_duplicates(self) -> dict[str, Any]:
+        return group_near_duplicates(self._db)
+
+    def add(self, article: Article, first_row: int, passages: Sequence[Passage]) -> None:
+        insert_article(self._db, article, len(passages))
+        insert_passages(self._db, first_row, passages)
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages) stored."""
+        self._db.commit()
+        articles = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return articles, self._db.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def lexical_documents(self) -> Iterator[tuple[int, str, str]]:
+        """(row, title, text) of every passage, for rebuilding a lexical index."""
+        return iter(
+            self._db.execute(
+                "SELECT p.row, a.title, p.text FROM passages p JOIN articles a USING (article_id) ORDER BY p.row"
+            )
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.commit()
+            self._db.close()
+
+
+def unchanged_articles(generation: Path, articles: Iterable[Article]) -> set[str]:
+    """Ids of `articles` stored in `generation` exactly as given (title, text, date, source, url), read-only."""
+    wanted = {a.article_id: (content_sha1(a), a.date, a.source, a.url) for a in articles}
+    found: set[str] = set()
+    db = sqlite3.connect(f"file:{generation / STORE}?mode=ro", uri=True)
+    with contextlib.closing(db):
+        ids = list(wanted)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = db.execute(
+                f"SELECT article_id, content_sha1, date, source, url FROM articles WHERE article_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found |= {r[0] for r in rows if tuple(r[1:]) == wanted[r[0]]}
+    return found
+
+
+def store_problems(generation: Path, counts: dict[str, Any], vectors: int | None) -> tuple[set[int], list[str]]:
+    """(rows stored, problems) of a generation's passage store against the manifest's counts and the number of
+    vectors: every disagreement one line, for `index check`."""
+    problems: list[str] = []
+    rows: set[int] = set()
+
+    def some(items: Iterable[Any]) -> str:
+        found = sorted(items)
+        return ", ".join(map(str, found[:5])) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+
+    try:
+        db = sqlite3.connect(f"file:{generation / STORE}?mode=ro", uri=True)
+        with contextlib.closing(db):
+            rows = {r for (r,) in db.execute("SELECT row FROM passages")}
+            n_articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            if len(rows) != counts.get("passages"):
+                problems.append(f"{STORE}: {len(rows):,} passages, the manifest says {counts.get('passages'):,}")
+            if n_articles != counts.get("articles"):
+                problems.append(f"{STORE}: {n_articles:,} articles, the manifest says {counts.get('articles'):,}")
+            if vectors is not None and (outside := [r for r in rows if not 0 <= r < vectors]):
+                problems.append(f"{STORE}: rows without a vector (there are {vectors:,}): {some(outside)}")
+            orphans = db.execute("SELECT DISTINCT article_id FROM passages EXCEPT SELECT article_id FROM articles")
+            if found := [a for (a,) in orphans]:
+                problems.append(f"{STORE}: passages of articles not in the articles table: {some(found)}")
+            miscounted = db.execute(
+                "SELECT a.article_id FROM articles a LEFT JOIN passages p USING (article_id) "
+                "GROUP BY a.article_id HAVING count(p.row) != a.n_passages"
+            )
+            if found := [a for (a,) in miscounted]:
+                problems.append(f"{STORE}: articles whose passages differ from their n_passages: {some(found)}")
+            bad_ids = db.execute("SELECT passage_id FROM passages WHERE passage_id != article_id || '#' || n")
+            if found := [p for (p,) in bad_ids]:
+                problems.append(f"{STORE}: passage ids that are not <article_id>#<n>: {some(found)}")
+    except sqlite3.Error as exc:
+        problems.append(f"{STORE}: unreadable ({exc})")
+    return rows, problems
 
 
 class IndexReader:
@@ -340,38 +568,59 @@ class IndexReader:
 
     def __init__(self, path: Path, verify: bool = False) -> None:
         self.generation = resolve_generation(Path(path))
+        # A shared lock on the manifest while this reader lives: pruning skips a generation someone reads.
+        self._lease = open(self.generation / MANIFEST, "rb")  # noqa: SIM115 - released in close()
+        fcntl.flock(self._lease, fcntl.LOCK_SH)
+        try:
+            self._load(verify)
+        except BaseException:
+            self._lease.close()
+            raise
+
+    def _load(self, verify: bool) -> None:
         self.manifest = read_manifest(self.generation)
         check_files(self.generation, self.manifest, full=verify)
         self._store_path = self.generation / STORE
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, so close() closes them all
+        self._connections_lock = threading.Lock()
         try:
             self.index = vecs.read(self.generation / VECTORS)
         except RuntimeError as exc:
             raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); {REBUILD}") from exc
         counts = self.manifest["counts"]
         stored = self._db().execute("SELECT count(*) FROM passages").fetchone()[0]
-        if not (vecs.count(self.index) == counts["passages"] == stored):
+        ntotal = vecs.count(self.index)
+        if not (ntotal == counts.get("vectors", counts["passages"]) and stored == counts["passages"]):
             raise IndexCorrupt(
-                f"{self.generation}: {vecs.count(self.index)} vectors, {stored} stored passages, manifest says "
-                f"{counts['passages']}; {REBUILD}"
+                f"{self.generation}: {ntotal} vectors, {stored} stored passages, manifest says "
+                f"{counts.get('vectors', counts['passages'])} and {counts['passages']}; {REBUILD}"
             )
         if vecs.dim(self.index) != self.manifest["dim"]:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
         by_row = (
             self._db()
             .execute(
-                "SELECT p.article_id, a.date, a.source FROM passages p JOIN articles a USING (article_id) "
+                "SELECT p.row, p.article_id, a.date, a.source FROM passages p JOIN articles a USING (article_id) "
                 "ORDER BY p.row"
             )
             .fetchall()
         )
-        self._article_of_row = [a for a, _, _ in by_row]  # row -> article_id, for grouping candidates
-        # row -> the article's day (days since 1970-01-01; NO_DAY where undated), for date filters and recency
-        self.row_days = np.array([_day(d) for _, d, _ in by_row], dtype=np.int32)
-        # row -> a code of the article's source (case-folded), for source filters
+        if by_row and not 0 <= by_row[0][0] <= by_row[-1][0] < ntotal:
+            raise IndexCorrupt(f"{self.generation}: store rows run past the {ntotal} vectors; {REBUILD}")
+        rows = np.array([r for r, _, _, _ in by_row], dtype=np.int64)
+        # row -> article_id, for grouping candidates ("" for a deleted row, which no search returns)
+        self._article_of_row = [""] * ntotal
+        for r, a, _, _ in by_row:
+            self._article_of_row[r] = a
+        # row -> the article's day (days since 1970-01-01; NO_DAY where undated or deleted), for filters and recency
+        self.row_days = np.full(ntotal, NO_DAY, dtype=np.int32)
+        self.row_days[rows] = np.array([_day(d) for _, _, d, _ in by_row], dtype=np.int32)
+        # row -> a code of the article's source (case-folded; -1 where deleted), for source filters
         self._source_codes: dict[str, int] = {}
-        self.row_sources = np.array(
-            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, src in by_row],
+        self.row_sources = np.full(ntotal, -1, dtype=np.int32)
+        self.row_sources[rows] = np.array(
+            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for _, _, _, src in by_row],
             dtype=np.int32,
         )
         # article -> its near-duplicate group (the group's first article id); absent in indexes built before them
@@ -381,6 +630,11 @@ class IndexReader:
             for article_id, group_id in self._db().execute("SELECT article_id, group_id FROM near_duplicates"):
                 self._group_of[article_id] = group_id
                 self._members.setdefault(group_id, []).append(article_id)
+        # rows still in the store; None when none was deleted (no mask to apply)
+        self.live: np.ndarray | None = None
+        if stored < ntotal:
+            self.live = np.zeros(ntotal, dtype=bool)
+            self.live[rows] = True
         self.lexical: lexical.LexicalIndex | None = None
         if "lexical" in self.manifest:
             try:
@@ -399,6 +653,8 @@ class IndexReader:
             uri = f"file:{self._store_path}?mode=ro"
             db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
         return db
 
     @property
@@ -464,7 +720,7 @@ class IndexReader:
 
     def rows_of_article(self, article_id: str) -> np.ndarray:
         """A bool per row: the passage belongs to `article_id`."""
-        mask = np.zeros(self.passages, dtype=bool)
+        mask = np.zeros(len(self.row_days), dtype=bool)  # one per vector, deleted rows included
         rows = [r for (r,) in self._db().execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
         mask[rows] = True
         return mask
@@ -492,7 +748,11 @@ class IndexReader:
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[list[tuple[int, float]]]:
-        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped."""
+        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped.
+
+        Deleted rows (still in the vector index until compaction) never pass."""
+        if self.live is not None:
+            allowed = self.live if allowed is None else allowed & self.live
         scores, rows = vecs.search(self.index, query_vectors, k, allowed)
         return [
             [(int(r), float(s)) for r, s in zip(row_ids, row_scores, strict=True) if r >= 0]
@@ -528,10 +788,30 @@ class IndexReader:
     def vectors(self, rows: Iterable[int]) -> np.ndarray:
         return np.stack([self.index.reconstruct(int(r)) for r in rows])
 
+    def article_ids(self) -> set[str]:
+        return {a for (a,) in self._db().execute("SELECT article_id FROM articles")}
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """A stored article's metadata and passage count, or None."""
+        found = (
+            self._db()
+            .execute("SELECT title, date, source, url, n_passages FROM articles WHERE article_id=?", (article_id,))
+            .fetchone()
+        )
+        if found is None:
+            return None
+        title, date, source, url, n = found
+        return {"article_id": article_id, "title": title, "date": date, "source": source, "url": url, "passages": n}
+
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
+        """Close every thread's store connection and release the generation; call when no search is running."""
+        with self._connections_lock:
+            for db in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    db.close()
+            self._connections.clear()
+        if not self._lease.closed:
+            self._lease.close()
 
 
 class EmbeddingCache:

@@ -39,11 +39,23 @@ def _query_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Longer than clients keep idle connections (httpx and most pools: 5 s). With uvicorn's default, also 5 s, a client
+# may send a request on a connection the server is closing that instant: measured 2 of 14,000 requests failed so
+# under 32 clients (benchmarks/load.py).
+KEEP_ALIVE_S = 65.0
+
+
 def _serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m search serve", description="Run the Dateline HTTP service.")
     p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--keep-alive",
+        type=float,
+        default=KEEP_ALIVE_S,
+        help=f"seconds an idle HTTP connection stays open (default {KEEP_ALIVE_S:.0f})",
+    )
     return p
 
 
@@ -132,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=args.keep_alive)
     return 0
 
 

@@ -144,11 +144,15 @@ class Health(BaseModel):
     generation: str
     articles: int
     passages: int
+    deleted: int = Field(default=0, description="passages deleted since the last compaction (their vectors remain)")
     model: str
     dim: int
     index_type: str
     built: str
     query_encoder: str = Field(description="how queries are embedded: onnx-int8 or torch-fp32")
+    writes: bool = Field(default=False, description="the write API is enabled (DATELINE_API_KEY is set)")
+    reloads: int = Field(default=0, description="generations swapped in since start-up")
+    reload_error: str | None = Field(default=None, description="why the last reload failed, if it did")
 
 
 def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
@@ -221,3 +225,58 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
         collapse=request.collapse,
         highlight=request.highlight,
     )
+
+
+class ArticleIn(BaseModel):
+    """One article to add: the fields the file readers accept (aliases too: doc_id, headline, body, publish_date,
+    link, ...). `text` is required; without `id` one is derived from the url or content."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(default=None, max_length=1000, description="stable article id (no '#')")
+    title: str | None = Field(default=None, max_length=10_000)
+    text: str | None = Field(default=None, description="the article body (or `body`, `content`)")
+    date: str | None = Field(default=None, max_length=100, description="YYYY-MM-DD or another common date format")
+    source: str | None = Field(default=None, max_length=1000)
+    url: str | None = Field(default=None, max_length=10_000)
+
+
+class ArticlesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    articles: list[ArticleIn] = Field(description="new or changed articles (at most DATELINE_MAX_BATCH, 1000)")
+    delete: list[str] = Field(
+        default_factory=list, max_length=10_000, description="article ids to delete in the same change"
+    )
+
+
+class ProblemOut(BaseModel):
+    index: int = Field(description="position of the article in the request's `articles`")
+    reason: str
+
+
+class WriteResponse(BaseModel):
+    generation: str = Field(description="the generation now served (unchanged when nothing changed)")
+    added: int
+    updated: int
+    unchanged: int = Field(description="articles already stored with the same content: skipped")
+    deleted: int
+    not_found: list[str] = Field(description="ids asked to delete that were not in the index")
+    passages: int = Field(description="passages written")
+    embedded: int = Field(description="passages embedded by the model (the rest reused or from the cache)")
+    warnings: list[ProblemOut] = Field(description="articles indexed with a field dropped (e.g. an unreadable date)")
+    took_ms: float
+
+
+class ArticleOut(BaseModel):
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    passages: int
+
+
+class ReloadResponse(BaseModel):
+    reloaded: bool = Field(description="true if a newer generation was loaded")
+    generation: str

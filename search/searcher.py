@@ -32,7 +32,8 @@ DEFAULT_FUSION: Fusion = "minmax"
 DEFAULT_DENSE_WEIGHT = 0.9  # share of the dense list in the fusion; the lexical list gets the rest
 DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
 RERANK_DEPTH = 50
-FALLBACK_SENTENCES = 6  # most sentences embedded per search (~5 ms each here) to highlight hits sharing no word with the query
+# Most sentences embedded per search (~5 ms each here) to highlight hits that share no word with the query.
+FALLBACK_SENTENCES = 6
 # In hybrid mode with group=article, the passage shown for an article is its best by an even min-max fusion
 # of dense and lexical (chosen on dev answer spans: 0.778 -> 0.857 of questions with the answer on screen).
 PASSAGE_CHOICE_DENSE_WEIGHT = 0.5

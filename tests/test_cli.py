@@ -140,6 +140,8 @@ def test_info_prints_the_manifest_as_json(built_index: Path, capsys: pytest.Capt
     assert manifest["counts"] == {
         "articles": IndexReader(built_index).articles,
         "passages": IndexReader(built_index).passages,
+        "vectors": IndexReader(built_index).passages,
+        "deleted": 0,
     }
 
 

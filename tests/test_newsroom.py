@@ -268,3 +268,23 @@ def test_hits_sharing_no_word_get_sentences_ranked_by_meaning(searcher: Searcher
         assert [s.score for s in sentences] == sorted((s.score for s in sentences), reverse=True)
     considered = sum(len(hl.sentence_spans(h.passage.text)) for h in result.hits)
     assert sum(map(len, ranked)) <= min(considered, FALLBACK_SENTENCES)
+
+
+def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None:
+    from index.articles import Article
+    from index.update import add_articles, delete_articles
+
+    records = made_up_articles(12)
+    fake_build([write_jsonl(tmp_path / "news.jsonl", records)], tmp_path / "index")
+    assert IndexReader(tmp_path / "index").manifest["near_duplicates"]["groups"] == 0
+    story = records[3]
+    copy = Article("wire-copy", story["title"], story["text"] + "\n\nDistributed by the wire.", "2024-03-01", "Wire")
+    add_articles(tmp_path / "index", [copy], FakeEncoder(), cache_path=None)
+    reader = IndexReader(tmp_path / "index")
+    assert reader.manifest["near_duplicates"] == {**reader.manifest["near_duplicates"], "groups": 1, "articles": 2}
+    assert reader.duplicate_group("wire-copy") == reader.duplicate_group(story["id"]) is not None
+    hits = Searcher(reader, FakeEncoder()).search(story["title"], k=12, mode="lexical", recency=0).hits
+    assert sum(h.passage.article_id in ("wire-copy", story["id"]) for h in hits) == 1
+    delete_articles(tmp_path / "index", [story["id"]])
+    reader = IndexReader(tmp_path / "index")
+    assert reader.manifest["near_duplicates"]["groups"] == 0 and reader.duplicate_group("wire-copy") is None

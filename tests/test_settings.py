@@ -33,3 +33,26 @@ def test_every_variable_is_read() -> None:
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_every_setting_the_service_reads_is_documented_in_the_readme() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    read = set(re.findall(r"DATELINE_[A-Z_]+", (root / "search" / "settings.py").read_text()))
+    documented = set(re.findall(r"DATELINE_[A-Z_]+", (root / "README.md").read_text()))
+    assert read and read <= documented, read - documented
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DATELINE_MAX_BATCH", "0"), ("DATELINE_MAX_BODY_BYTES", "lots"), ("DATELINE_RELOAD_SECONDS", "-1")],
+)
+def test_a_bad_limit_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_reload_seconds_zero_turns_the_watcher_off_and_the_cache_can_be_off() -> None:
+    settings = Settings.from_env({"DATELINE_RELOAD_SECONDS": "0", "DATELINE_CACHE": "off"})
+    assert (settings.reload_seconds, settings.cache) == (0, None)

@@ -76,7 +76,12 @@ def test_the_manifest_records_model_counts_splitter_and_file_sizes(built_index: 
     m = reader.manifest
     assert m["model"]["fingerprint"] == FakeEncoder().info.fingerprint
     assert m["dim"] == FakeEncoder().dim
-    assert m["counts"] == {"articles": reader.articles, "passages": reader.passages}
+    assert m["counts"] == {
+        "articles": reader.articles,
+        "passages": reader.passages,
+        "vectors": reader.passages,
+        "deleted": 0,
+    }
     assert m["splitter"]["max_tokens"] == fake_split_settings().max_tokens
     assert m["index"]["type"] == "Flat"
     for name, meta in m["files"].items():

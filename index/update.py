@@ -1,0 +1,272 @@
+"""Incremental updates: add (new or changed articles), delete (by id) and compact an existing index.
+
+An add skips an article whose content hash, date, source and url match the stored one; a changed article is
+re-split, and only passages whose embedded text is new are embedded (a kept passage reuses its stored vector,
+then the embedding cache is asked, then the model). Each call makes at most one new generation (index/edit.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.articles import Article, Passage, Problem, Record, input_files, read_articles
+from index.build import BuildFailed, Embedder, versions
+from index.edit import IndexEditor
+from index.embed import Encoder
+from index.split import SplitSettings, embedding_text, split_article, title_budget
+from index.store import (
+    EmbeddingCache,
+    IndexReader,
+    IndexWriter,
+    StoreError,
+    read_manifest,
+    resolve_generation,
+    unchanged_articles,
+)
+
+
+class ModelMismatch(StoreError):
+    """An add with a model other than the index's: its vectors would not be comparable."""
+
+
+@dataclass
+class UpdateReport:
+    read: int = 0
+    added: int = 0  # new article ids
+    updated: int = 0  # ids already stored, with different content
+    unchanged: int = 0  # ids already stored with the same content: skipped
+    deleted: int = 0
+    missing: list[str] = field(default_factory=list)  # ids asked to delete that were not there
+    passages: int = 0  # passages written
+    reused: int = 0  # vectors taken from the previous version of an updated article
+    embedded: int = 0
+    cached: int = 0
+    embed_seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: str = ""  # the generation now live ("" when nothing changed)
+
+    @property
+    def skipped(self) -> int:
+        return sum(p.skipped for p in self.problems)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        missing = f", not found {len(self.missing):,}" if self.missing else ""
+        lines = [
+            f"read {self.read:,}: added {self.added:,}, updated {self.updated:,}, unchanged {self.unchanged:,}, "
+            f"skipped {self.skipped:,}; deleted {self.deleted:,}{missing}",
+            f"{self.passages:,} passages written ({self.reused:,} vectors reused, {self.cached:,} from cache, "
+            f"{self.embedded:,} embedded) in {self.seconds:,.1f} s",
+            f"generation {self.generation}" if self.generation else "nothing changed: the index is as it was",
+        ]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "deleted": self.deleted,
+            "not_found": self.missing,
+            "passages": self.passages,
+            "reused": self.reused,
+            "embedded": self.embedded,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+            "generation": self.generation,
+        }
+
+
+def split_settings(manifest: dict[str, Any]) -> SplitSettings:
+    s = manifest["splitter"]
+    return SplitSettings(
+        max_tokens=s["max_tokens"], overlap_tokens=s["overlap_tokens"], max_title_tokens=s["max_title_tokens"]
+    )
+
+
+def check_model(manifest: dict[str, Any], encoder: Encoder) -> None:
+    built = manifest["model"]
+    if encoder.info.fingerprint != built["fingerprint"] or encoder.dim != manifest["dim"]:
+        raise ModelMismatch(
+            f"the index was built with {built['name']} ({built['fingerprint']}), not {encoder.info.name} "
+            f"({encoder.info.fingerprint}); add with that model"
+        )
+
+
+def add_articles(
+    index_dir: Path,
+    records: Iterable[Record],
+    encoder: Encoder,
+    cache_path: Path | None = None,
+    strict: bool = False,
+    wait: float | None = None,
+    delete: Sequence[str] = (),
+) -> UpdateReport:
+    """Add or update `records` (Articles; Problems are counted and reported) and delete `delete` ids, in one new
+    generation. Nothing is written when nothing changes, or (with `strict`) when any record had a problem."""
+    started = time.perf_counter()
+    report = UpdateReport()
+    batch: dict[str, Article] = {}
+    for record in records:
+        if isinstance(record, Problem):
+            report.read += record.skipped
+            report.problems.append(record)
+            continue
+        report.read += 1
+        if record.article_id in batch:
+            path, _, line = record.where.rpartition(":")
+            report.problems.append(
+                Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept")
+            )
+            continue
+        batch[record.article_id] = record
+    if strict and report.problems:
+        raise BuildFailed(f"--strict: {len(report.problems)} problems; the index is unchanged")
+    # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
+    if not delete and len(unchanged_articles(resolve_generation(Path(index_dir)), batch.values())) == len(batch):
+        report.unchanged = len(batch)
+        report.seconds = time.perf_counter() - started
+        return report
+    editor = IndexEditor(index_dir, wait=wait)
+    cache = None
+    try:
+        check_model(editor.manifest, encoder)
+        settings = split_settings(editor.manifest)
+        for article_id in delete:
+            if article_id in batch:
+                continue  # deleted and re-added in one call: the add wins
+            if editor.delete(article_id):
+                report.deleted += 1
+            else:
+                report.missing.append(article_id)
+        cache = EmbeddingCache(cache_path, encoder.info.fingerprint, encoder.dim) if cache_path else None
+        embed = Embedder(encoder, cache, report, batch_size=32)
+        todo: list[tuple[Article, list[Any], list[str]]] = []
+        reusable: dict[str, np.ndarray] = {}
+        for article in batch.values():
+            if editor.is_unchanged(article):
+                report.unchanged += 1
+                continue
+            old = editor.stored(article.article_id)
+            passages = split_article(article, encoder.count_tokens, settings)
+            if not passages:
+                path, _, line = article.where.rpartition(":")
+                report.problems.append(Problem(path, int(line or 0), f"article {article.article_id!r} has no text"))
+                continue
+            if old is not None:
+                _, old_title, rows, texts = old
+                title = title_budget(old_title, settings, encoder.count_tokens)[0]
+                for text, vector in zip(texts, editor.vectors_of(rows), strict=True):
+                    reusable[embedding_text(title, text)] = vector
+                editor.delete(article.article_id)
+                editor.deleted -= 1  # an update, not a deletion
+                report.updated += 1
+            else:
+                report.added += 1
+            title = title_budget(article.title, settings, encoder.count_tokens)[0]
+            todo.append((article, passages, [embedding_text(title, p.text) for p in passages]))
+        texts = [t for _, _, ts in todo for t in ts if t not in reusable]
+        fresh = dict(zip(texts, embed(texts), strict=True)) if texts else {}
+        for article, passages, ts in todo:
+            vectors = np.stack([reusable[t] if t in reusable else fresh[t] for t in ts])
+            report.reused += sum(t in reusable for t in ts)
+            editor.add(article, passages, vectors)
+            report.passages += len(passages)
+        report.seconds = time.perf_counter() - started
+        if not report.changed:
+            editor.abort()
+            return report
+        final = editor.commit({"kind": "add", **{k: v for k, v in report.as_dict().items() if k != "generation"}})
+        report.generation = final.name
+        report.seconds = time.perf_counter() - started
+        return report
+    except BaseException:
+        editor.abort()
+        raise
+    finally:
+        if cache:
+            cache.close()
+
+
+def add_files(index_dir: Path, inputs: Sequence[str | Path], encoder: Encoder, **kwargs: Any) -> UpdateReport:
+    input_files(inputs)  # a missing path or unknown format fails before the lock is taken
+    return add_articles(index_dir, read_articles(inputs), encoder, **kwargs)
+
+
+def delete_articles(index_dir: Path, article_ids: Sequence[str], wait: float | None = None) -> UpdateReport:
+    """Delete articles by id in one new generation (none if none of them is there)."""
+    started = time.perf_counter()
+    report = UpdateReport()
+    editor = IndexEditor(index_dir, wait=wait)
+    try:
+        for article_id in dict.fromkeys(article_ids):
+            if editor.delete(article_id):
+                report.deleted += 1
+            else:
+                report.missing.append(article_id)
+        report.seconds = time.perf_counter() - started
+        if not report.deleted:
+            editor.abort()
+            return report
+        report.generation = editor.commit({"kind": "delete", "deleted": report.deleted}).name
+        report.seconds = time.perf_counter() - started
+        return report
+    except BaseException:
+        editor.abort()
+        raise
+
+
+def compact(index_dir: Path, index_spec: str | None = None, wait: float | None = None) -> UpdateReport:
+    """Rewrite the live generation without its deleted rows (rows renumbered 0..n-1, vector index rebuilt).
+
+    `index_spec` None keeps the index type; "auto" re-chooses it for the new size."""
+    started = time.perf_counter()
+    report = UpdateReport()
+    live = read_manifest(resolve_generation(Path(index_dir)))
+    if not live["counts"].get("deleted", 0) and index_spec in (None, live["index"]["type"]):
+        return report  # nothing to drop, nothing to change: no new generation
+    writer = IndexWriter(index_dir, live["dim"], wait=wait)  # the lock first, then the live generation: no lost update
+    try:
+        source = IndexReader(resolve_generation(Path(index_dir)))
+        manifest = source.manifest
+        try:
+            db = source._db()
+            # Articles in the order of their first row, so a compacted index keeps the build's order.
+            articles = db.execute(
+                "SELECT a.*, min(p.row) AS first FROM articles a JOIN passages p USING (article_id) "
+                "GROUP BY a.article_id ORDER BY first"
+            ).fetchall()
+            for *article_row, _ in articles:
+                stored = db.execute(
+                    'SELECT row, passage_id, article_id, n, start, "end", text FROM passages '
+                    "WHERE article_id=? ORDER BY n",
+                    (article_row[0],),
+                ).fetchall()
+                passages = [Passage(*r[1:]) for r in stored]
+                writer.add_stored(article_row, passages, source.vectors([r[0] for r in stored]))
+                report.passages += len(passages)
+            report.deleted = manifest["counts"].get("deleted", 0)
+            spec = index_spec or manifest["index"]["type"]
+            keep: dict[str, Any] = {k: manifest[k] for k in ("model", "splitter", "versions", "build") if k in manifest}
+            keep["versions"] = versions()
+            keep["compacted"] = {"base": source.generation.name, "dropped_rows": report.deleted}
+            report.generation = writer.commit(keep, spec).name
+        finally:
+            source.close()
+    except BaseException:
+        writer.abort()
+        raise
+    report.seconds = time.perf_counter() - started
+    return report

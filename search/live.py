@@ -1,0 +1,117 @@
+"""Hot reload: the Searcher of the index's live generation, swapped in when `current` moves.
+
+A request leases the searcher it starts with and keeps it to the end, so a swap never changes an index under
+a running search; the old searcher is closed when its last lease ends. A background thread checks `current`
+(a readlink) every `poll_seconds` and loads a new generation beside the old one before swapping; `reload()`
+does it at once (POST /admin/reload, and after a write through the API). A generation that fails to load is
+logged and skipped: the service keeps serving the one it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from index.store import IndexReader, StoreError, resolve_generation
+from search.searcher import Searcher
+
+log = logging.getLogger("dateline.reload")
+
+
+class LiveSearcher:
+    """Thread-safe holder of the current Searcher; `lease()` for a request, `reload()` to follow the index."""
+
+    def __init__(
+        self,
+        index_path: Path,
+        searcher: Searcher,
+        open_reader: Callable[[Path], IndexReader] = IndexReader,
+    ) -> None:
+        self.index_path = Path(index_path)
+        self._searcher = searcher
+        self._open_reader = open_reader
+        self._leases: dict[Searcher, int] = {searcher: 0}
+        self._lock = threading.Lock()  # guards _searcher and _leases
+        self._reload_lock = threading.Lock()  # one reload at a time
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.reloads = 0
+        self.last_error: str | None = None
+
+    @property
+    def searcher(self) -> Searcher:
+        """The current searcher (for metadata; a search should hold a `lease()`)."""
+        return self._searcher
+
+    @contextmanager
+    def lease(self) -> Iterator[Searcher]:
+        with self._lock:
+            searcher = self._searcher
+            self._leases[searcher] += 1
+        try:
+            yield searcher
+        finally:
+            with self._lock:
+                self._leases[searcher] -= 1
+                retire = searcher is not self._searcher and self._leases[searcher] == 0
+                if retire:
+                    del self._leases[searcher]
+            if retire:
+                searcher.close()
+
+    def reload(self) -> bool:
+        """Swap in the generation `current` points to, if it is not the one served; True if it swapped."""
+        with self._reload_lock:
+            try:
+                target = resolve_generation(self.index_path)
+                if target == self._searcher.reader.generation:
+                    return False
+                reader = self._open_reader(target)
+            except (StoreError, OSError, RuntimeError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("reload of %s failed, still serving %s: %s", self.index_path, self.generation, exc)
+                return False
+            old = self._searcher
+            new = Searcher(reader, old.encoder, old.reranker)
+            with self._lock:
+                self._searcher = new
+                self._leases[new] = 0
+                retire = self._leases[old] == 0
+                if retire:
+                    del self._leases[old]
+            if retire:
+                old.close()
+            self.reloads += 1
+            self.last_error = None
+            log.info("now serving generation %s", target.name)
+            return True
+
+    @property
+    def generation(self) -> str:
+        return self._searcher.reader.generation.name
+
+    def watch(self, poll_seconds: float) -> None:
+        """Check `current` every `poll_seconds` in a daemon thread until close()."""
+
+        def loop() -> None:
+            while not self._stop.wait(poll_seconds):
+                try:
+                    self.reload()
+                except Exception:  # never let the watcher die: the next tick tries again
+                    log.exception("reload check failed")
+
+        self._watcher = threading.Thread(target=loop, name="dateline-reload", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        with self._lock:
+            searchers = list(self._leases)
+            self._leases.clear()
+        for searcher in searchers:
+            searcher.close()
