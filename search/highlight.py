@@ -10,6 +10,7 @@ stemmer that tantivy's `en_stem` tokenizer applies, so a highlighted word is a w
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 import re
 import threading
 from collections.abc import Callable
@@ -79,16 +80,13 @@ def highlight(
     marked = set(stems) if marked is None else marked
     words = list(_WORDS.finditer(text))
     word_stems = _stemmer().stemWords([m.group().lower() for m in words])
-    terms = [(m.start(), m.end()) for m, s in zip(words, word_stems, strict=True) if s in marked]
+    hits = [(m.start(), m.end(), stem) for m, stem in zip(words, word_stems, strict=True) if stem in stems]
+    terms = [(a, b) for a, b, stem in hits if stem in marked]
     total = sum(stems.values()) or 1.0
+    starts = [a for a, _, _ in hits]
     sentences = []
-    i = 0
-    for start, end in sentence_spans(text):
-        found: set[str] = set()
-        while i < len(words) and words[i].start() < end:
-            if words[i].start() >= start and word_stems[i] in stems:
-                found.add(word_stems[i])
-            i += 1
+    for start, end in sentence_spans(text) if hits else ():
+        found = {stem for _, _, stem in hits[bisect_left(starts, start) : bisect_left(starts, end)]}
         if found:
             sentences.append(Sentence(start, end, round(sum(stems[s] for s in found) / total, 4)))
     sentences.sort(key=lambda s: (-s.score, s.start))
