@@ -10,9 +10,9 @@ stemmer that tantivy's `en_stem` tokenizer applies, so a highlighted word is a w
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
