@@ -46,6 +46,7 @@ class RayOptions:
     actors: int | None = None  # embedding actors; default: the cluster's CPUs / cpus_per_actor
     cpus_per_actor: float = 1.0  # also the torch threads each actor uses
     articles_per_batch: int = 64  # articles per split/embed call (~600 passages of news)
+    block_bytes: int = 256 * 1024  # Ray Data block size: ~35 news articles, the unit handed to an actor
     ship_code: bool = True  # send this `index` package to the workers (runtime_env py_modules)
 
 
@@ -199,6 +200,9 @@ def build_index_ray(
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # rows reach the writer in input order: same rows as local
         context.enable_progress_bars = progress
+        # Small blocks, so one big input file still feeds every actor (a block goes to one actor). Not a
+        # repartition: that stage reserves a CPU and would wait forever behind actors holding every CPU.
+        context.target_max_block_size = options.block_bytes
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         actors = options.actors or max(1, int(cpus // options.cpus_per_actor))
         model = encoder.info.name if encoder.info.name in MODELS else encoder.info.path  # as each node finds it
@@ -207,8 +211,6 @@ def build_index_ray(
         tasks = ray.data.TaskPoolStrategy(size=max(1, int(cpus)))
         ds = ray.data.from_items(sources, override_num_blocks=len(sources))
         ds = ds.flat_map(read_stage, num_cpus=0, compute=tasks)
-        # A file is one block: cut it into batch-sized blocks (streaming) so every actor gets work.
-        ds = ds.repartition(target_num_rows_per_block=options.articles_per_batch)
         ds = ds.map_batches(
             split_stage,
             fn_kwargs={"model": model, "settings": dataclasses.asdict(settings)},
