@@ -166,3 +166,20 @@ def test_merging_each_part_s_top_k_gives_the_top_k_of_the_whole(scores: list[flo
         mine = [(int(r), s) for r, s in zip(rows, scores, strict=True) if r % parts == part]
         lists.append(sorted(mine, key=lambda h: (-h[1], h[0]))[:k])
     assert merge_top_k(lists, k) == whole
+
+
+def test_the_replica_factory_serves_a_folder_of_shards_as_one_index(
+    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uvicorn --factory search.replicas:app_from_env --workers N`: each worker builds this app from the env."""
+    import search.shards
+    from search.replicas import app_from_env
+
+    one, shards = one_and_sharded
+    monkeypatch.setattr(search.shards, "Encoder", lambda *args, **kwargs: FakeEncoder())
+    app = app_from_env({"DATELINE_INDEX": str(shards[0].parent)})
+    with TestClient(app) as client:
+        body = client.get("/search", params={"q": QUERIES[1], "k": 3, "mode": "dense", "recency": 0}).json()
+    single, _ = searchers(one, shards)
+    expected = ranked(single, QUERIES[1], k=3, mode="dense", recency=0)
+    assert [(h["passage_id"], h["score"]) for h in body["hits"]] == [(p, round(s, 6)) for p, s in expected]
