@@ -104,8 +104,11 @@ class EmbedStage:
     """An embedding actor: loads the model once, then embeds each batch's passages (title + text)."""
 
     def __init__(self, model: str, dtype: str, threads: int, batch_size: int) -> None:
+        import ray
+
         self.encoder = Encoder(model, dtype=dtype, threads=threads, queries="torch")
         self.batch_size = batch_size
+        self.node = str(ray.get_runtime_context().get_node_id())  # reported per row: which nodes embedded
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         texts: list[str] = []
@@ -131,6 +134,7 @@ class EmbedStage:
             "vectors": per_row,
             "embed_seconds": share,
             "model": [f"{self.encoder.info.fingerprint}/{self.encoder.dtype}"] * rows,
+            "node": [self.node] * rows,
         }
 
 
@@ -266,6 +270,7 @@ def write_rows(
     dirs = [Path(index_dir)] if shards == 1 else shard_dirs(Path(index_dir), shards)
     writers: list[IndexWriter] = []
     seen: set[str] = set()
+    nodes: dict[str, int] = {}  # node id -> passages its actors embedded
 
     def problem(p: Problem) -> None:
         report.problems.append(p)
@@ -307,6 +312,7 @@ def write_rows(
             report.passages += len(passages)
             report.embedded += len(passages)
             report.embed_seconds += float(row["embed_seconds"])
+            nodes[str(row["node"])] = nodes.get(str(row["node"]), 0) + len(passages)
         if report.indexed == 0:
             raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
         if strict and report.problems:
@@ -322,7 +328,12 @@ def write_rows(
                     "max_title_tokens": settings.max_title_tokens,
                 },
                 "versions": _versions(),
-                "build": {**report.as_dict(), **(build or {}), "inputs": [str(p) for p in inputs]},
+                "build": {
+                    **report.as_dict(),
+                    **(build or {}),
+                    "passages_by_node": sorted(nodes.values(), reverse=True),
+                    "inputs": [str(p) for p in inputs],
+                },
             }
             if shards > 1:
                 manifest["shard"] = {"index": i, "of": shards, "build": build_id}

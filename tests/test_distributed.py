@@ -41,7 +41,7 @@ def inline_rows(
     """What the Ray pipeline hands the driver, computed here: the same stage functions, batches of `batch` rows."""
     monkeypatch.setattr(dist, "_tokenizer", lambda model: encoder)  # the fake counts tokens as the fake splits
     embed = dist.EmbedStage.__new__(dist.EmbedStage)  # the actor, with the fake instead of a loaded model
-    embed.encoder, embed.batch_size = encoder, 8  # type: ignore[assignment]
+    embed.encoder, embed.batch_size, embed.node = encoder, 8, "this-process"  # type: ignore[assignment]
     rows = [row for source in dist._sources(inputs) for row in dist.read_stage(source)]
     out: list[dict[str, Any]] = []
     for i in range(0, len(rows), batch):
@@ -74,6 +74,7 @@ def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
     assert np.array_equal(a.vectors(rows_all), b.vectors(rows_all))
     assert a.search_lexical("ferry harbour strike", 20) == b.search_lexical("ferry harbour strike", 20)
     assert b.manifest["build"]["engine"] == "ray"
+    assert b.manifest["build"]["passages_by_node"] == [local.passages]
     assert b.manifest["lexical"] == a.manifest["lexical"] and b.manifest["counts"] == a.manifest["counts"]
 
 

@@ -122,8 +122,10 @@ def test_the_slice_holds_every_article_the_dev_questions_cite(builds: Builds) ->
 
 def test_the_ray_build_ran_on_two_nodes_with_an_embedding_actor_on_each(builds: Builds) -> None:
     build = IndexReader(builds.ray).manifest["build"]
-    # Two actors of one CPU each on a cluster of two one-CPU nodes: one actor per node.
+    # Two actors of one CPU each on a cluster of two one-CPU nodes: one actor per node, and both embedded.
     assert build["engine"] == "ray" and build["embed_actors"] == 2
+    assert len(build["passages_by_node"]) == 2 and sum(build["passages_by_node"]) == build["passages"]
+    print(f"\npassages embedded per node: {build['passages_by_node']}")
     assert build["embedded"] == build["passages"] and build["cached"] == 0  # every vector came from the actors
 
 
