@@ -76,7 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ray.init(**({"address": args.address} if args.address else {"include_dashboard": False}))
     serve.start(http_options={"host": args.host, "port": args.port}, proxy_location="HeadOnly")
     serve.run(serve_application(settings, args.replicas, args.cpus_per_replica), name="dateline", route_prefix="/")
-    print(f"Dateline: {args.replicas} replicas on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    print(
+        f"Dateline: {args.replicas} replicas on http://{args.host}:{args.port}/ (Ctrl-C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
