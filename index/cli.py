@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--batch-size", type=int, default=32)
     build.add_argument("--strict", action="store_true", help="any bad record fails the build (index unchanged)")
     build.add_argument("--no-progress", action="store_true")
+    build.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: a Ray Data pipeline over a cluster (pip install 'dateline[ray]')",
+    )
+    build.add_argument("--address", default=None, help="--engine ray: the cluster (host:port); default: start Ray here")
+    build.add_argument("--actors", type=int, default=None, help="--engine ray: embedding actors (default: one per CPU)")
+    build.add_argument("--shards", type=int, default=1, help="--engine ray: write N shard indexes (search.shards)")
 
     add = sub.add_parser("add", help="add new or changed articles to an index (unchanged ones are skipped)")
     add.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
@@ -119,6 +128,13 @@ def _build(args: argparse.Namespace) -> int:
     from index.split import SplitSettings
 
     input_files(args.inputs)  # a missing path or unknown format fails now, not after the model has loaded
+    if args.engine == "local" and (args.shards != 1 or args.address or args.actors):
+        print("error: --shards, --address and --actors need --engine ray", file=sys.stderr)
+        return 2
+    if args.engine == "ray":
+        from index.distributed import require_ray
+
+        require_ray()  # without Ray, say how to install it now, not after the model has loaded
     try:
         encoder = Encoder(args.model or DEFAULT_MODEL, dtype=args.dtype)
     except ModelError as exc:
@@ -127,17 +143,33 @@ def _build(args: argparse.Namespace) -> int:
     settings = SplitSettings(max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens)
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
     print(f"model {encoder.info.name} ({encoder.info.dim}-d, {encoder.dtype}), writing {args.index}", file=sys.stderr)
-    report = build_index(
-        args.inputs,
-        Path(args.index),
-        encoder,
-        settings,
-        index_spec=args.index_type,
-        cache_path=cache,
-        strict=args.strict,
-        progress=not args.no_progress,
-        batch_size=args.batch_size,
-    )
+    if args.engine == "ray":
+        from index.distributed import RayOptions, build_index_ray
+
+        report = build_index_ray(
+            args.inputs,
+            Path(args.index),
+            encoder,
+            settings,
+            index_spec=args.index_type,
+            strict=args.strict,
+            progress=not args.no_progress,
+            batch_size=args.batch_size,
+            options=RayOptions(address=args.address, actors=args.actors),
+            shards=args.shards,
+        )
+    else:
+        report = build_index(
+            args.inputs,
+            Path(args.index),
+            encoder,
+            settings,
+            index_spec=args.index_type,
+            cache_path=cache,
+            strict=args.strict,
+            progress=not args.no_progress,
+            batch_size=args.batch_size,
+        )
     print(report.summary(), file=sys.stderr)
     print(f"index ready: {Path(args.index).resolve()} (generation {report.generation})", file=sys.stderr)
     return 0

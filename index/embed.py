@@ -187,13 +187,34 @@ class Encoder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word-pieces of each text, special tokens excluded, as the model will see them."""
-        if not texts:
-            return []
-        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-        return [len(x) for x in ids]
+        return _count_tokens(self.tokenizer, texts)
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self.info)
+
+
+def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
+    if not texts:
+        return []
+    ids = tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+    return [len(x) for x in ids]
+
+
+class Tokenizer:
+    """A model's tokenizer without its weights, counting word-pieces as Encoder.count_tokens does: for splitting
+    where nothing is embedded (the split stage of a distributed build)."""
+
+    def __init__(self, spec: str = DEFAULT_MODEL) -> None:
+        from transformers import AutoTokenizer
+
+        path = resolve_model(spec)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except Exception as exc:  # as for the model: many kinds, one meaning
+            raise ModelError(f"cannot load the tokenizer of {spec!r} from {path}: {exc}") from exc
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return _count_tokens(self.tokenizer, texts)
 
 
 class OnnxQueryEncoder:

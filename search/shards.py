@@ -1,0 +1,192 @@
+"""N index shards searched in parallel as one index, with an exact top-k merge.
+
+A ShardedReader offers the read side that Searcher uses (vector and BM25 search, filters, fetch), over shards
+built separately (`python -m index build --engine ray --shards N`, or one build per part of an archive). A
+global row is the shard's offset plus its local row; rows still never leave the read side.
+
+- Dense search is exact: each shard returns its own top k, and the best k of those N x k are the best k of the
+  union (each shard's true top k contains every global top-k row it holds). Scores are the same floats as one
+  index's: an inner product does not depend on what else is in the index. The per-shard search is as exact as
+  the shard's index type (Flat: exact; HNSW: as an HNSW graph is).
+- BM25 across shards is not exact: a term's IDF and the average passage length are each shard's own, so the
+  same passage scores differently in a shard than in one index of everything. tantivy's Python binding takes
+  no outside statistics, so the merge ranks by shard-local scores, as a search cluster's default query-then-
+  fetch does; the README gives the agreement measured on real news. Hybrid inherits the difference.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from index.embed import MODELS, Encoder
+from index.store import IndexCorrupt, IndexMissing, IndexReader, StoredPassage, StoreError
+from search.searcher import Searcher
+
+SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
+
+Ranked = list[tuple[int, float]]
+
+
+class ShardMismatch(StoreError):
+    """Shards that cannot be searched as one index (another model, dimension or build)."""
+
+
+def shard_paths(index: Path) -> list[Path]:
+    """The shard folders of a sharded index, in order; [] when `index` is not one."""
+    return sorted(p for p in Path(index).glob(SHARD_GLOB) if p.is_dir())
+
+
+def merge_top_k(lists: Sequence[Ranked], k: int) -> Ranked:
+    """The best k of several best-first (row, score) lists, ties by row: exact when each holds its part's top k."""
+    merged = [hit for ranked in lists for hit in ranked]
+    merged.sort(key=lambda hit: (-hit[1], hit[0]))
+    return merged[:k]
+
+
+class ShardedReader:
+    """Shards as one IndexReader-like read side; searches run on every shard at once (FAISS and tantivy release
+    the GIL, so threads search in parallel)."""
+
+    def __init__(self, readers: Sequence[IndexReader]) -> None:
+        if not readers:
+            raise IndexMissing("no shards to search; build them with: python -m index build --engine ray --shards N")
+        self.shards = list(readers)
+        first = self.shards[0].manifest
+        for reader in self.shards[1:]:
+            m = reader.manifest
+            if m["model"]["fingerprint"] != first["model"]["fingerprint"] or m["dim"] != first["dim"]:
+                raise ShardMismatch(
+                    f"{reader.generation} was built with another model than {self.shards[0].generation}; "
+                    "rebuild the shards with one model"
+                )
+        declared = {
+            (r.manifest["shard"]["build"], r.manifest["shard"]["of"]) for r in self.shards if "shard" in r.manifest
+        }
+        if declared and (len(declared) > 1 or next(iter(declared))[1] != len(self.shards)):
+            raise ShardMismatch(
+                f"the shards come from different builds or miss some ({sorted(declared)}, {len(self.shards)} "
+                "found): rebuild them together"
+            )
+        sizes = [r.passages for r in self.shards]
+        self.offsets = [0, *np.cumsum(sizes).tolist()]
+        self.generation = Path(", ".join(str(r.generation) for r in self.shards))  # for messages only
+        self.manifest: dict[str, Any] = {
+            **first,
+            "generation": "+".join(r.manifest["generation"] for r in self.shards),
+            "counts": {"articles": sum(r.articles for r in self.shards), "passages": sum(sizes)},
+            "shards": [str(r.generation) for r in self.shards],
+        }
+        self.row_days = np.concatenate([r.row_days for r in self.shards])
+        self.lexical = self.shards[0].lexical if all(r.lexical is not None for r in self.shards) else None
+        self._pool = ThreadPoolExecutor(max_workers=len(self.shards), thread_name_prefix="shard")
+
+    @classmethod
+    def open(cls, paths: Iterable[Path], verify: bool = False) -> ShardedReader:
+        """Open shard index folders, or one folder holding `shard-NN` folders."""
+        paths = [Path(p) for p in paths]
+        if len(paths) == 1 and shard_paths(paths[0]):
+            paths = shard_paths(paths[0])
+        return cls([IndexReader(p, verify=verify) for p in paths])
+
+    @property
+    def passages(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def articles(self) -> int:
+        return int(self.manifest["counts"]["articles"])
+
+    def _locate(self, row: int) -> tuple[int, int]:
+        shard = bisect.bisect_right(self.offsets, row) - 1
+        if not 0 <= shard < len(self.shards):
+            raise IndexCorrupt(f"row {row} is outside the {self.passages} passages of the shards")
+        return shard, row - self.offsets[shard]
+
+    def _part(self, allowed: np.ndarray | None, shard: int) -> np.ndarray | None:
+        return None if allowed is None else allowed[self.offsets[shard] : self.offsets[shard + 1]]
+
+    def _each(self, work: Callable[[int, IndexReader], Any]) -> list[Any]:
+        return list(self._pool.map(lambda i: work(i, self.shards[i]), range(len(self.shards))))
+
+    def search(
+        self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """Top-k (row, score) per query vector over all shards: each shard's top k, merged exactly."""
+        per_shard = self._each(lambda i, r: r.search(query_vectors, k, self._part(allowed, i)))
+        out = []
+        for q in range(len(query_vectors)):
+            lists = [[(row + self.offsets[i], s) for row, s in found[q]] for i, found in enumerate(per_shard)]
+            out.append(merge_top_k(lists, k))
+        return out
+
+    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (row, BM25) over all shards, ranked by each shard's own BM25 (see the module docstring)."""
+        per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i)))
+        return merge_top_k([[(row + self.offsets[i], s) for row, s in found] for i, found in enumerate(per_shard)], k)
+
+    def article_of(self, row: int) -> str:
+        shard, local = self._locate(row)
+        return self.shards[shard].article_of(local)
+
+    def age_in_days(self, reference: datetime.date) -> Callable[[int], float | None]:
+        ages = [r.age_in_days(reference) for r in self.shards]
+
+        def age(row: int) -> float | None:
+            shard, local = self._locate(row)
+            return ages[shard](local)
+
+        return age
+
+    def rows_from(self, sources: Iterable[str]) -> np.ndarray:
+        sources = list(sources)
+        return np.concatenate([r.rows_from(sources) for r in self.shards])
+
+    def rows_dated(self, start: datetime.date | None = None, end: datetime.date | None = None) -> np.ndarray:
+        return np.concatenate([r.rows_dated(start, end) for r in self.shards])
+
+    def has_article(self, article_id: str) -> bool:
+        return any(r.has_article(article_id) for r in self.shards)
+
+    def fetch(self, rows: Sequence[int]) -> list[StoredPassage]:
+        """Passages in the order of `rows`, each carrying its global row."""
+        wanted: dict[int, list[int]] = {}
+        for row in rows:
+            shard, local = self._locate(row)
+            wanted.setdefault(shard, []).append(local)
+        found: dict[int, StoredPassage] = {}
+        for shard, local_rows in wanted.items():
+            for p in self.shards[shard].fetch(local_rows):
+                found[p.row + self.offsets[shard]] = dataclasses.replace(p, row=p.row + self.offsets[shard])
+        return [found[r] for r in rows if r in found]
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        for shard, reader in enumerate(self.shards):
+            for p in reader.iter_passages():
+                yield dataclasses.replace(p, row=p.row + self.offsets[shard])
+
+    def vectors(self, rows: Iterable[int]) -> np.ndarray:
+        return np.stack([self.shards[s].vectors([local])[0] for s, local in map(self._locate, rows)])
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        for reader in self.shards:
+            reader.close()
+
+
+def open_searcher(
+    paths: Iterable[Path], model: str | None = None, threads: int | None = 1, query_encoder: str = "auto"
+) -> Searcher:
+    """A Searcher over shards: every mode, filter and grouping, run on the merged candidate lists."""
+    reader = ShardedReader.open(paths)
+    built = reader.manifest["model"]
+    spec = model or (built["name"] if built["name"] in MODELS else built["path"])
+    encoder = Encoder(spec, dtype="float32", threads=threads, queries=query_encoder)
+    return Searcher(cast(IndexReader, reader), encoder)  # ShardedReader has the read side Searcher uses

@@ -1,0 +1,185 @@
+"""Sharded search: N shards searched in parallel return exactly one index's dense top-k (ids and scores)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from index.distributed import shard_of
+from index.store import IndexReader
+from search.app import create_app
+from search.searcher import Searcher
+from search.settings import Settings
+from search.shards import ShardedReader, ShardMismatch, merge_top_k, shard_paths
+from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
+
+QUERIES = [
+    "ferry crews strike over winter shifts",
+    "harbour council budget vote",
+    "glacier climbers rescue",
+    "hospital nurses winter shift",
+    "museum festival library archive volunteers",
+]
+SHARDS = 3
+
+
+@pytest.fixture(scope="module")
+def one_and_sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """One index over 40 made-up articles, and the same articles in 3 shards (routed as --shards routes them)."""
+    work = tmp_path_factory.mktemp("shards")
+    records = made_up_articles(40)
+    for i, record in enumerate(records):  # a few sources, so a source filter has something to keep
+        record["source"] = ["The Harbour Gazette", "Island Radio", "Valley Post"][i % 3]
+    everything = write_jsonl(work / "all.jsonl", records)
+    fake_build([everything], work / "one")
+    parts = []
+    for shard in range(SHARDS):
+        part = write_jsonl(work / f"part-{shard}.jsonl", [r for r in records if shard_of(r["id"], SHARDS) == shard])
+        fake_build([part], work / "sharded" / f"shard-{shard:02d}")
+        parts.append(work / "sharded" / f"shard-{shard:02d}")
+    return work / "one", parts
+
+
+def searchers(one: Path, shards: list[Path]) -> tuple[Searcher, Searcher]:
+    encoder: Any = FakeEncoder()
+    return Searcher(IndexReader(one), encoder), Searcher(cast(IndexReader, ShardedReader.open(shards)), encoder)
+
+
+def ranked(searcher: Searcher, query: str, **kwargs: Any) -> list[tuple[str, float]]:
+    return [(h.passage.passage_id, h.score) for h in searcher.search(query, **kwargs).hits]
+
+
+def test_every_shard_holds_some_articles_and_together_all_passages(one_and_sharded: tuple[Path, list[Path]]) -> None:
+    one, shards = one_and_sharded
+    readers = [IndexReader(s) for s in shards]
+    assert all(r.articles > 0 for r in readers)
+    sharded = ShardedReader(readers)
+    assert sharded.passages == IndexReader(one).passages
+    assert sorted(p.passage_id for p in sharded.iter_passages()) == sorted(
+        p.passage_id for p in IndexReader(one).iter_passages()
+    )
+
+
+@pytest.mark.parametrize("k", [1, 5, 10, 100])
+@pytest.mark.parametrize("group", ["passage", "article"])
+def test_dense_top_k_over_shards_is_exactly_one_index_s(
+    one_and_sharded: tuple[Path, list[Path]], k: int, group: str
+) -> None:
+    single, sharded = searchers(*one_and_sharded)
+    for query in QUERIES:
+        expected = ranked(single, query, k=k, mode="dense", group=group, recency=0)
+        assert expected, query
+        assert ranked(sharded, query, k=k, mode="dense", group=group, recency=0) == expected
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"start": datetime.date(2024, 3, 1), "end": datetime.date(2024, 5, 31)},
+        {"sources": ["island radio"]},
+        {"as_of": datetime.date(2024, 4, 15)},  # with the default recency boost
+    ],
+)
+def test_filtered_and_recency_boosted_dense_searches_over_shards_match_one_index(
+    one_and_sharded: tuple[Path, list[Path]], filters: dict[str, Any]
+) -> None:
+    single, sharded = searchers(*one_and_sharded)
+    for query in QUERIES:
+        expected = ranked(single, query, k=10, mode="dense", **filters)
+        assert expected, (query, filters)
+        assert ranked(sharded, query, k=10, mode="dense", **filters) == expected
+
+
+def test_bm25_over_shards_ranks_each_passage_by_its_own_shard_s_score(
+    one_and_sharded: tuple[Path, list[Path]],
+) -> None:
+    """Not one index's BM25 (IDF is per shard; see search/shards.py): the exact merge of the shards' own lists."""
+    _, shards = one_and_sharded
+    readers = [IndexReader(s) for s in shards]
+    sharded = ShardedReader(readers)
+    for query in QUERIES:
+        by_id = {}
+        for reader in readers:
+            for row, score in reader.search_lexical(query, 1000):
+                by_id[reader.fetch([row])[0].passage_id] = score
+        got = sharded.search_lexical(query, 10)
+        assert len(got) == min(10, len(by_id))
+        assert [score for _, score in got] == sorted(by_id.values(), reverse=True)[: len(got)]
+        assert all(by_id[p.passage_id] == s for p, (_, s) in zip(sharded.fetch([r for r, _ in got]), got, strict=True))
+
+
+def test_one_shard_answers_every_mode_exactly_as_its_index(one_and_sharded: tuple[Path, list[Path]]) -> None:
+    one, _ = one_and_sharded
+    single, sharded = searchers(one, [one])
+    for mode in ("dense", "lexical", "hybrid"):
+        for query in QUERIES:
+            assert ranked(sharded, query, k=10, mode=mode) == ranked(single, query, k=10, mode=mode)
+
+
+def test_a_folder_of_shard_folders_opens_in_shard_order(one_and_sharded: tuple[Path, list[Path]]) -> None:
+    _, shards = one_and_sharded
+    assert shard_paths(shards[0].parent) == shards
+    assert [str(r.generation) for r in ShardedReader.open([shards[0].parent]).shards] == [
+        str(IndexReader(s).generation) for s in shards
+    ]
+
+
+def test_shards_built_with_different_models_are_refused(tmp_path: Path) -> None:
+    records = made_up_articles(4)
+    a = write_jsonl(tmp_path / "a.jsonl", records[:2])
+    b = write_jsonl(tmp_path / "b.jsonl", records[2:])
+    fake_build([a], tmp_path / "a")
+    fake_build([b], tmp_path / "b", FakeEncoder(fingerprint="another-model"))
+    with pytest.raises(ShardMismatch, match="another model"):
+        ShardedReader.open([tmp_path / "a", tmp_path / "b"])
+
+
+def test_the_service_serves_shards_as_one_index(one_and_sharded: tuple[Path, list[Path]]) -> None:
+    one, shards = one_and_sharded
+    single, sharded = searchers(one, shards)
+    with TestClient(create_app(Settings(index=shards[0].parent), searcher=sharded)) as client:
+        health = client.get("/healthz").json()
+        body = client.get("/search", params={"q": QUERIES[0], "k": 5, "mode": "dense", "recency": 0}).json()
+    assert health["passages"] == IndexReader(one).passages
+    expected = ranked(single, QUERIES[0], k=5, mode="dense", recency=0)
+    rounded = [(p, round(s, 6)) for p, s in expected]  # the JSON carries 6 digits
+    assert [(h["passage_id"], h["score"]) for h in body["hits"]] == rounded
+
+
+@given(
+    st.lists(st.floats(-1, 1, allow_nan=False), min_size=0, max_size=60),
+    st.integers(1, 5),
+    st.integers(1, 20),
+)
+def test_merging_each_part_s_top_k_gives_the_top_k_of_the_whole(scores: list[float], parts: int, k: int) -> None:
+    rows = np.arange(len(scores))
+    whole = sorted(zip(rows.tolist(), scores, strict=True), key=lambda h: (-h[1], h[0]))[:k]
+    lists = []
+    for part in range(parts):
+        mine = [(int(r), s) for r, s in zip(rows, scores, strict=True) if r % parts == part]
+        lists.append(sorted(mine, key=lambda h: (-h[1], h[0]))[:k])
+    assert merge_top_k(lists, k) == whole
+
+
+def test_the_replica_factory_serves_a_folder_of_shards_as_one_index(
+    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`uvicorn --factory search.replicas:app_from_env --workers N`: each worker builds this app from the env."""
+    import search.shards
+    from search.replicas import app_from_env
+
+    one, shards = one_and_sharded
+    monkeypatch.setattr(search.shards, "Encoder", lambda *args, **kwargs: FakeEncoder())
+    app = app_from_env({"DATELINE_INDEX": str(shards[0].parent)})
+    with TestClient(app) as client:
+        body = client.get("/search", params={"q": QUERIES[1], "k": 3, "mode": "dense", "recency": 0}).json()
+    single, _ = searchers(one, shards)
+    expected = ranked(single, QUERIES[1], k=3, mode="dense", recency=0)
+    assert [(h["passage_id"], h["score"]) for h in body["hits"]] == [(p, round(s, 6)) for p, s in expected]
