@@ -29,7 +29,7 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, Record, input_files, read_file
-from index.build import SHOW_PROBLEMS, BuildFailed, BuildReport, _versions
+from index.build import SHOW_PROBLEMS, BuildFailed, BuildReport, versions
 from index.embed import MODELS, Encoder, Tokenizer
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import IndexWriter
@@ -327,7 +327,7 @@ def write_rows(
                     "overlap_tokens": settings.overlap_tokens,
                     "max_title_tokens": settings.max_title_tokens,
                 },
-                "versions": _versions(),
+                "versions": versions(),
                 "build": {
                     **report.as_dict(),
                     **(build or {}),

@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 
 from index.embed import MODELS, Encoder
-from index.store import IndexCorrupt, IndexMissing, IndexReader, StoredPassage, StoreError
+from index.store import ArticleInfo, IndexCorrupt, IndexMissing, IndexReader, StoredPassage, StoreError
 from search.searcher import Searcher
 
 SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
@@ -75,7 +75,7 @@ class ShardedReader:
                 f"the shards come from different builds or miss some ({sorted(declared)}, {len(self.shards)} "
                 "found): rebuild them together"
             )
-        sizes = [r.passages for r in self.shards]
+        sizes = [len(r.row_days) for r in self.shards]  # rows, deleted ones included (a row per vector)
         self.offsets = [0, *np.cumsum(sizes).tolist()]
         self.generation = Path(", ".join(str(r.generation) for r in self.shards))  # for messages only
         self.manifest: dict[str, Any] = {
@@ -85,7 +85,8 @@ class ShardedReader:
             "shards": [str(r.generation) for r in self.shards],
         }
         self.row_days = np.concatenate([r.row_days for r in self.shards])
-        self.lexical = self.shards[0].lexical if all(r.lexical is not None for r in self.shards) else None
+        lexicals = [r.lexical for r in self.shards]
+        self.lexical = _ShardedLexical([x for x in lexicals if x is not None]) if all(lexicals) else None
         self._pool = ThreadPoolExecutor(max_workers=len(self.shards), thread_name_prefix="shard")
 
     @classmethod
@@ -98,7 +99,7 @@ class ShardedReader:
 
     @property
     def passages(self) -> int:
-        return int(self.offsets[-1])
+        return sum(r.passages for r in self.shards)
 
     @property
     def articles(self) -> int:
@@ -155,6 +156,24 @@ class ShardedReader:
     def has_article(self, article_id: str) -> bool:
         return any(r.has_article(article_id) for r in self.shards)
 
+    def rows_of_article(self, article_id: str) -> np.ndarray:
+        return np.concatenate([r.rows_of_article(article_id) for r in self.shards])
+
+    # Near-duplicates are grouped within each shard (its build sees only its articles): copies that land in
+    # different shards are not folded together.
+    def duplicate_group(self, article_id: str) -> str | None:
+        return next((g for r in self.shards if (g := r.duplicate_group(article_id)) is not None), None)
+
+    def near_duplicates(self, article_id: str) -> list[ArticleInfo]:
+        return next((found for r in self.shards if (found := r.near_duplicates(article_id))), [])
+
+    def sources(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for r in self.shards:
+            for name, n in r.sources():
+                counts[name] = counts.get(name, 0) + n
+        return sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+
     def fetch(self, rows: Sequence[int]) -> list[StoredPassage]:
         """Passages in the order of `rows`, each carrying its global row."""
         wanted: dict[int, list[int]] = {}
@@ -179,6 +198,19 @@ class ShardedReader:
         self._pool.shutdown(wait=False)
         for reader in self.shards:
             reader.close()
+
+
+class _ShardedLexical:
+    """What the searcher asks of the lexical side besides search (done per shard above): counts and IDF."""
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        self.parts = list(parts)
+
+    def count(self) -> int:
+        return sum(p.count() for p in self.parts)
+
+    def doc_freq(self, term: str) -> int:
+        return sum(p.doc_freq(term) for p in self.parts)
 
 
 def open_searcher(
