@@ -143,33 +143,21 @@ def _build(args: argparse.Namespace) -> int:
     settings = SplitSettings(max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens)
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
     print(f"model {encoder.info.name} ({encoder.info.dim}-d, {encoder.dtype}), writing {args.index}", file=sys.stderr)
+    common = {
+        "index_spec": args.index_type,
+        "strict": args.strict,
+        "progress": not args.no_progress,
+        "batch_size": args.batch_size,
+    }
     if args.engine == "ray":
         from index.distributed import RayOptions, build_index_ray
 
+        options = RayOptions(address=args.address, actors=args.actors)
         report = build_index_ray(
-            args.inputs,
-            Path(args.index),
-            encoder,
-            settings,
-            index_spec=args.index_type,
-            strict=args.strict,
-            progress=not args.no_progress,
-            batch_size=args.batch_size,
-            options=RayOptions(address=args.address, actors=args.actors),
-            shards=args.shards,
+            args.inputs, Path(args.index), encoder, settings, options=options, shards=args.shards, **common
         )
     else:
-        report = build_index(
-            args.inputs,
-            Path(args.index),
-            encoder,
-            settings,
-            index_spec=args.index_type,
-            cache_path=cache,
-            strict=args.strict,
-            progress=not args.no_progress,
-            batch_size=args.batch_size,
-        )
+        report = build_index(args.inputs, Path(args.index), encoder, settings, cache_path=cache, **common)
     print(report.summary(), file=sys.stderr)
     print(f"index ready: {Path(args.index).resolve()} (generation {report.generation})", file=sys.stderr)
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -708,8 +709,8 @@ class IndexReader:
     def has_article(self, article_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
 
-    def sources(self) -> list[tuple[str, int]]:
-        """(source, number of articles) for every named source, most articles first."""
+    @functools.cached_property
+    def _sources(self) -> list[tuple[str, int]]:
         return [
             (name, int(n))
             for name, n in self._db().execute(
@@ -717,6 +718,11 @@ class IndexReader:
                 "GROUP BY source ORDER BY n DESC, source"
             )
         ]
+
+    def sources(self) -> list[tuple[str, int]]:
+        """(source, number of articles) for every named source, most articles first (counted once: a generation
+        never changes)."""
+        return self._sources
 
     def rows_of_article(self, article_id: str) -> np.ndarray:
         """A bool per row: the passage belongs to `article_id`."""
@@ -740,10 +746,6 @@ class IndexReader:
             f"SELECT article_id, title, date, source, url FROM articles WHERE article_id IN ({marks})", others
         )
         return sorted((ArticleInfo(*r) for r in found), key=lambda a: (a.date or "", a.article_id), reverse=True)
-
-    @property
-    def near_duplicate_groups(self) -> int:
-        return len(self._members)
 
     def search(
         self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None

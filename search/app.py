@@ -158,8 +158,6 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         registry=registry,
         buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
     )
-    app.state.stage_metrics = stages
-
     app.add_middleware(_Metered, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)

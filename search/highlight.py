@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import Stemmer
 
-from index.lexical import STOPWORDS
+from index.lexical import query_terms
 from index.split import sentence_spans
 
 MAX_SENTENCES = 3
@@ -56,9 +56,7 @@ def idf(df: int, documents: int) -> float:
 
 def query_stems(query: str, doc_freq: Callable[[str], int], documents: int) -> dict[str, float]:
     """The query's stems with their BM25 IDF weights (stopwords dropped unless nothing else is left)."""
-    words = [w.lower() for w in _WORDS.findall(query)]
-    kept = [w for w in words if w not in STOPWORDS] or words
-    stems = set(_stemmer().stemWords(kept))
+    stems = set(_stemmer().stemWords(_WORDS.findall(query_terms(query))))
     n = max(documents, 1)
     return {s: idf(doc_freq(s), n) for s in stems}
 

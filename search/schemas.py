@@ -201,6 +201,9 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
     """Run a validated request, filling unset options with the tuned defaults (HTTP and CLI alike)."""
     from search.searcher import DEFAULT_FUSION, DEFAULT_HALF_LIFE_DAYS, DEFAULT_RECENCY
 
+    recency = request.recency
+    if recency is None:  # an explicit date range is the reader's own time frame: no default recency inside it
+        recency = 0.0 if (request.from_ or request.to) else DEFAULT_RECENCY
     return searcher.search(
         request.q,
         request.k,
@@ -211,12 +214,7 @@ def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
         start=request.from_,
         end=request.to,
         as_of=request.as_of,
-        # An explicit date range is the reader's own time frame: no default recency inside it (asked for, it applies).
-        recency=request.recency
-        if request.recency is not None
-        else 0.0
-        if (request.from_ or request.to)
-        else DEFAULT_RECENCY,
+        recency=recency,
         half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
         sources=request.source,
         article=request.article,
