@@ -1,0 +1,52 @@
+"""The quality benchmark's answer-span score: a question is answered by any of its gold articles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from benchmarks.quality import Ranking, Variant, score_answer_spans
+
+
+def _data(tmp_path: Path) -> Path:
+    (tmp_path / "question2article.queries.tsv").write_text("qid\tquery\nq1\twhich country?\nq2\twho won?\n")
+    records = [
+        {"qid": "q1", "doc_id": "a", "answer": "Sri Lanka", "spans": [[10, 19]]},
+        {"qid": "q1", "doc_id": "b", "answer": "Sri Lanka", "spans": [[500, 509]]},
+        {"qid": "q2", "doc_id": "c", "answer": "Colorado", "spans": [[0, 8]]},
+    ]
+    (tmp_path / "answer_spans.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return tmp_path
+
+
+def _searcher(indexed: set[str]) -> SimpleNamespace:
+    return SimpleNamespace(reader=SimpleNamespace(has_article=lambda doc: doc in indexed))
+
+
+def _score(tmp_path: Path, rankings: dict[str, Ranking]) -> dict[str, object]:
+    return score_answer_spans(
+        _searcher({"a", "b", "c"}), _data(tmp_path), "all", False, Variant.parse("hybrid-minmax"), rankings
+    )
+
+
+def test_a_question_with_two_gold_articles_counts_once_and_either_answers_it(tmp_path: Path) -> None:
+    # q1's first gold article shows its answer; its second gold article is not on the page. The order of the
+    # records must not matter (it once did: the second record overwrote the first).
+    rankings = {
+        "q1": Ranking(["a", "x"], [("a", 0, 100), ("x", 0, 100)], ["a", "x"]),
+        "q2": Ranking(["c"], [("c", 50, 150)], ["c"]),  # gold article shown, but not its answer-bearing passage
+    }
+    got = _score(tmp_path, rankings)
+    assert got["queries"] == 2
+    assert got["per_query"] == {"q1": True, "q2": False}
+    assert got["answer@10"] == 0.5
+
+
+def test_a_question_is_missed_when_no_gold_article_shows_a_span(tmp_path: Path) -> None:
+    rankings = {
+        "q1": Ranking(["b"], [("b", 0, 400)], ["b"]),  # b's span is at 500-509: not in the shown passage
+        "q2": Ranking(["c"], [("c", 0, 120)], ["c"]),
+    }
+    got = _score(tmp_path, rankings)
+    assert got["per_query"] == {"q1": False, "q2": True}
