@@ -95,6 +95,16 @@ def recency_boost(
     return sorted(rescored, key=lambda x: (-x[1], x[0]))
 
 
+def lede_prior(choice: dict[int, float], place: Callable[[int], int], weight: float) -> dict[int, float]:
+    """`choice` plus `weight / (1 + n)` for a passage at place n of its article (0 = the lede).
+
+    News is written as an inverted pyramid: the first paragraphs say who, what and where, and later ones carry
+    background, quotes and reactions. So between an article's passages that match a question about equally,
+    the earlier one more often holds the answer.
+    """
+    return {row: score + weight / (1 + place(row)) for row, score in choice.items()} if weight else choice
+
+
 def pick_passages(
     grouped: list[tuple[int, float, int]], candidates: Ranked, key_of: Callable[[int], str], choice: dict[int, float]
 ) -> list[tuple[int, float, int]]:

@@ -85,6 +85,7 @@ class ShardedReader:
             "shards": [str(r.generation) for r in self.shards],
         }
         self.row_days = np.concatenate([r.row_days for r in self.shards])
+        self.row_n = np.concatenate([r.row_n for r in self.shards])
         lexicals = [r.lexical for r in self.shards]
         self.lexical = _ShardedLexical([x for x in lexicals if x is not None]) if all(lexicals) else None
         self._pool = ThreadPoolExecutor(max_workers=len(self.shards), thread_name_prefix="shard")

@@ -143,6 +143,18 @@ def test_the_passage_shown_for_an_article_is_its_best_by_the_choice_score_and_ra
     assert [row for row, _, _ in picked] == [2, 3, 5]  # a: 2 beats 1; b: 3 beats 4; c: unscored, kept
 
 
+def test_the_lede_prior_favours_an_articles_earlier_passage_only_in_a_near_tie() -> None:
+    article = {1: "a", 2: "a", 3: "b", 4: "b"}.__getitem__
+    place = {1: 0, 2: 3, 3: 0, 4: 1}.__getitem__  # rows 1 and 3 are their articles' ledes
+    fused = [(2, 0.9), (4, 0.8), (1, 0.7), (3, 0.6)]
+    grouped = ranking.group_best(fused, article)
+    choice = {2: 0.60, 1: 0.50, 4: 0.90, 3: 0.30}  # a: a near tie; b: the later passage is clearly better
+    prior = ranking.lede_prior(choice, place, 0.2)
+    assert prior == pytest.approx({2: 0.65, 1: 0.70, 4: 1.00, 3: 0.50})
+    assert [row for row, _, _ in ranking.pick_passages(grouped, fused, article, prior)] == [1, 4]
+    assert ranking.lede_prior(choice, place, 0.0) == choice
+
+
 def test_hybrid_article_hits_show_a_passage_of_their_own_article(searcher: Searcher) -> None:
     result = searcher.search("ferry council storm budget", 10, mode="hybrid", group="article")
     ids = [h.passage.article_id for h in result.hits]
