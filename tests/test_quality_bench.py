@@ -50,3 +50,16 @@ def test_a_question_is_missed_when_no_gold_article_shows_a_span(tmp_path: Path) 
     }
     got = _score(tmp_path, rankings)
     assert got["per_query"] == {"q1": False, "q2": True}
+
+
+def test_whole_articles_are_rebuilt_from_overlapping_passages_without_repeating_the_overlap() -> None:
+    from benchmarks.lexical_engines import articles
+
+    text = "Moscow suspends New START. The treaty caps warheads. Washington responds."
+    windows = [(0, 0, 52), (1, 27, 73)]  # (n, start, end): the second repeats "The treaty caps warheads."
+    passages = [
+        SimpleNamespace(row=10 + n, article_id="a", n=n, start=s, end=e, title="New START", text=text[s:e])
+        for n, s, e in reversed(windows)  # out of order on purpose
+    ]
+    passages.append(SimpleNamespace(row=5, article_id="b", n=0, start=0, end=4, title="", text="Solo"))
+    assert articles(passages) == [(10, "New START", text), (5, "", "Solo")]
