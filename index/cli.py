@@ -73,12 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     tune = sub.add_parser(
         "finetune", help="opt-in: adapt the model to an index's archive (headline -> passage pairs); saves a model"
     )
-    tune.add_argument("--index", default=DEFAULT_INDEX, help=f"index to draw training pairs from (default {DEFAULT_INDEX})")
+    tune.add_argument("--index", default=DEFAULT_INDEX, help=f"index to draw pairs from (default {DEFAULT_INDEX})")
     tune.add_argument("--model", default=None, help="base model (default: the one the index was built with)")
     tune.add_argument("--out", default=None, help="where to save the tuned model (default INDEX/models/tuned)")
     tune.add_argument("--pairs", type=int, default=20_000, help="training pairs (default 20,000)")
     tune.add_argument("--epochs", type=int, default=1)
     tune.add_argument("--batch-size", type=int, default=32)
+    tune.add_argument("--max-tokens", type=int, default=256, help="passage word-pieces seen in training (default 256)")
     tune.add_argument("--exclude", default=None, help="file of article ids (one a line) never to train on")
 
     info = sub.add_parser("info", help="print an index's manifest")
@@ -235,7 +236,9 @@ def _finetune(args: argparse.Namespace) -> int:
     base = args.model or manifest["model"]["path"]
     out = Path(args.out) if args.out else index_dir / "models" / "tuned"
     exclude = Path(args.exclude).read_text().split() if args.exclude else []
-    settings = TuneSettings(max_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size)
+    settings = TuneSettings(
+        max_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens
+    )
     record = finetune(index_dir, base, out, settings, exclude, log=lambda line: print(line, file=sys.stderr))
     print(json.dumps(record, indent=2))
     print(f"tuned model saved: {out.resolve()}\nuse it with: scripts/rebuild-index --model {out} ...", file=sys.stderr)

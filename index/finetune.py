@@ -96,6 +96,7 @@ def finetune(
         raise ValueError(f"only {len(pairs)} training pairs in {index_dir}: too few to fine-tune on")
 
     model = SentenceTransformer(str(resolve_model(base_model)), device="cpu", local_files_only=True)
+    window = model.max_seq_length  # what the model reads at build and query time; training may see less
     model.max_seq_length = settings.max_tokens
     loss = MultipleNegativesRankingLoss(model)
     rng = random.Random(settings.seed)
@@ -125,6 +126,7 @@ def finetune(
             rate = step * settings.batch_size / (time.perf_counter() - started)
             log(f"step {step}/{len(plan)}  loss {sum(recent) / len(recent):.4f}  {rate:.1f} pairs/s")
     model.eval()
+    model.max_seq_length = window  # else the saved model would cut every passage at the training length
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
     record = {
