@@ -225,21 +225,31 @@ def _add(args: argparse.Namespace) -> int:
     for problem in report.problems[:50]:
         print(problem, file=sys.stderr)
     print(report.summary(), file=sys.stderr)
+    return 0
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from index.embed import MODELS
     from index.finetune import TuneSettings, finetune
     from index.store import read_manifest, resolve_generation
 
     index_dir = Path(args.index)
-    manifest = read_manifest(resolve_generation(index_dir))
-    base = args.model or manifest["model"]["path"]
+    built = read_manifest(resolve_generation(index_dir))["model"]
+    base = args.model or (built["name"] if built["name"] in MODELS else built["path"])
     out = Path(args.out) if args.out else index_dir / "models" / "tuned"
-    exclude = Path(args.exclude).read_text().split() if args.exclude else []
+    try:
+        exclude = Path(args.exclude).read_text(encoding="utf-8").split() if args.exclude else []
+    except OSError as exc:
+        print(f"error: --exclude {args.exclude}: {exc.strerror}; give a file of article ids", file=sys.stderr)
+        return 2
     settings = TuneSettings(
         max_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens
     )
-    record = finetune(index_dir, base, out, settings, exclude, log=lambda line: print(line, file=sys.stderr))
+    try:
+        record = finetune(index_dir, base, out, settings, exclude, log=lambda line: print(line, file=sys.stderr))
+    except ValueError as exc:  # too few training pairs
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(record, indent=2))
     print(f"tuned model saved: {out.resolve()}\nuse it with: scripts/rebuild-index --model {out} ...", file=sys.stderr)
     return 0

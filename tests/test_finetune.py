@@ -57,3 +57,13 @@ def test_finetuning_saves_a_model_that_the_build_can_load(built_index: Path, tmp
 def test_too_few_pairs_is_a_clear_error(built_index: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="too few to fine-tune on"):
         finetune(built_index, "unused", tmp_path / "tuned", TuneSettings(max_pairs=3, batch_size=32))
+
+
+def test_the_cli_says_what_to_fix(built_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from index.cli import main
+
+    assert main(["finetune", "--index", str(built_index), "--exclude", str(tmp_path / "absent.txt")]) == 2
+    assert "--exclude" in capsys.readouterr().err
+    assert main(["finetune", "--index", str(built_index), "--pairs", "3"]) == 2
+    assert "too few to fine-tune on" in capsys.readouterr().err
+    assert not (built_index / "models").exists()  # nothing half-saved
