@@ -70,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     compact.add_argument("--index-type", default=None, help="FAISS spec or auto (default: keep the current type)")
     compact.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
 
+    tune = sub.add_parser(
+        "finetune", help="opt-in: adapt the model to an index's archive (headline -> passage pairs); saves a model"
+    )
+    tune.add_argument("--index", default=DEFAULT_INDEX, help=f"index to draw pairs from (default {DEFAULT_INDEX})")
+    tune.add_argument("--model", default=None, help="base model (default: the one the index was built with)")
+    tune.add_argument("--out", default=None, help="where to save the tuned model (default INDEX/models/tuned)")
+    tune.add_argument("--pairs", type=int, default=20_000, help="training pairs (default 20,000)")
+    tune.add_argument("--epochs", type=int, default=1)
+    tune.add_argument("--batch-size", type=int, default=32)
+    tune.add_argument("--max-tokens", type=int, default=256, help="passage word-pieces seen in training (default 256)")
+    tune.add_argument("--exclude", default=None, help="file of article ids (one a line) never to train on")
+
     info = sub.add_parser("info", help="print an index's manifest")
     info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
     check = sub.add_parser(
@@ -86,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             return _build(args)
+        if args.command == "finetune":
+            return _finetune(args)
         if args.command == "info":
             from index.store import read_manifest, resolve_generation
 
@@ -211,4 +225,31 @@ def _add(args: argparse.Namespace) -> int:
     for problem in report.problems[:50]:
         print(problem, file=sys.stderr)
     print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from index.embed import MODELS
+    from index.finetune import TuneSettings, finetune
+    from index.store import read_manifest, resolve_generation
+
+    index_dir = Path(args.index)
+    built = read_manifest(resolve_generation(index_dir))["model"]
+    base = args.model or (built["name"] if built["name"] in MODELS else built["path"])
+    out = Path(args.out) if args.out else index_dir / "models" / "tuned"
+    try:
+        exclude = Path(args.exclude).read_text(encoding="utf-8").split() if args.exclude else []
+    except OSError as exc:
+        print(f"error: --exclude {args.exclude}: {exc.strerror}; give a file of article ids", file=sys.stderr)
+        return 2
+    settings = TuneSettings(
+        max_pairs=args.pairs, epochs=args.epochs, batch_size=args.batch_size, max_tokens=args.max_tokens
+    )
+    try:
+        record = finetune(index_dir, base, out, settings, exclude, log=lambda line: print(line, file=sys.stderr))
+    except ValueError as exc:  # too few training pairs
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(record, indent=2))
+    print(f"tuned model saved: {out.resolve()}\nuse it with: scripts/rebuild-index --model {out} ...", file=sys.stderr)
     return 0
