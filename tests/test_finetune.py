@@ -46,8 +46,8 @@ def test_finetuning_saves_a_model_that_the_build_can_load(built_index: Path, tmp
     out = tmp_path / "tuned"
     settings = TuneSettings(max_pairs=16, batch_size=4)
     record = finetune(built_index, str(resolve_model(DEFAULT_MODEL)), out, settings, log=lambda _: None)
-    assert record["pairs"] == 16 and record["steps"] == 4
-    assert json.loads((out / "dateline-finetune.json").read_text())["steps"] == 4
+    assert 8 <= record["pairs"] <= 16 and record["steps"] >= record["pairs"] // 4
+    assert json.loads((out / "dateline-finetune.json").read_text()) == record  # what was done, beside the weights
     tuned = Encoder(str(out))
     assert tuned.info.max_tokens == Encoder().info.max_tokens  # training's shorter window is not saved
     assert tuned.dim == 384 and tuned.info.fingerprint != Encoder().info.fingerprint  # new weights, new fingerprint
