@@ -8,6 +8,7 @@ the test skips, saying why, when Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -54,17 +55,17 @@ def _need_browser() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _need_browser()
+@contextlib.contextmanager
+def _serve(work: Path, read_key: str | None = None) -> Iterator[str]:
+    """A real uvicorn server on loopback over a made-up archive with wire copies; yields its base URL."""
     import uvicorn
 
     from search.app import create_app
     from search.settings import Settings
 
-    work = tmp_path_factory.mktemp("browser")
     fake_build([write_jsonl(work / "news.jsonl", wire_copies())], work / "index")
-    app = create_app(Settings(index=work / "index"), searcher=Searcher(IndexReader(work / "index"), FakeEncoder()))
+    settings = Settings(index=work / "index", read_key=read_key)
+    app = create_app(settings, searcher=Searcher(IndexReader(work / "index"), FakeEncoder()))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -76,9 +77,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start within 20 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _need_browser()
+    with _serve(tmp_path_factory.mktemp("browser")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +113,7 @@ def test_a_person_searches_filters_and_pages(base_url: str, browser) -> None:  #
     page.press("#q", "Enter")
     page.wait_for_selector("article.hit")
     assert page.locator("article.hit").count() == 10
+    assert page.is_hidden("#keyform")  # an open archive never asks for a key
     assert page.locator("article.hit b.term").count() > 0  # the query's words, marked
     assert page.locator("article.hit mark.sentence").count() > 0  # the best sentence of each passage
     assert "q=harbour+ferry+budget+storm" in page.url
@@ -173,3 +184,26 @@ def test_phone_sized_screen_and_empty_state(base_url: str, browser) -> None:  # 
     page.wait_for_selector(".empty")
     assert "wider date range" in page.inner_text(".empty")
     page.close()
+
+
+def test_an_archive_behind_a_read_key_asks_for_it_once(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with _serve(tmp_path, read_key="s3cret-read") as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/?q=harbour+ferry")
+        page.wait_for_selector("#keyform", state="visible")  # asked, not a blank page
+        assert "read key" in page.inner_text("#status")
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "read-key.png"))
+        page.fill("#key", "wrong")
+        page.press("#key", "Enter")
+        page.wait_for_selector("#status:has-text('refused')")
+        page.fill("#key", "s3cret-read")
+        page.press("#key", "Enter")
+        page.wait_for_selector("article.hit")
+        assert page.is_hidden("#keyform")
+        page.wait_for_selector("#source option:nth-child(2)", state="attached")  # sources loaded with the key
+        page.fill("#q", "storm budget")  # the key is kept for the next search in this tab
+        page.press("#q", "Enter")
+        page.wait_for_selector("#status:has-text('Results')")
+        assert page.locator("article.hit").count() > 0
+        page.close()
