@@ -110,6 +110,14 @@ class Embedder:
         return out
 
 
+def split_settings(encoder: Encoder, settings: SplitSettings | None) -> SplitSettings:
+    """`settings`, or the model's own window; refused when they ask for more tokens than the model reads."""
+    settings = settings or SplitSettings(max_tokens=encoder.info.max_tokens)
+    if settings.max_tokens > encoder.info.max_tokens:
+        raise BuildFailed(f"max_tokens {settings.max_tokens} exceeds the model's limit {encoder.info.max_tokens}")
+    return settings
+
+
 def build_index(
     inputs: Sequence[str | Path],
     index_dir: Path,
@@ -124,9 +132,7 @@ def build_index(
     """Build a new generation of `index_dir` from `inputs`; the live index changes only if this succeeds."""
     from tqdm import tqdm
 
-    settings = settings or SplitSettings(max_tokens=encoder.info.max_tokens)
-    if settings.max_tokens > encoder.info.max_tokens:
-        raise BuildFailed(f"max_tokens {settings.max_tokens} exceeds the model's limit {encoder.info.max_tokens}")
+    settings = split_settings(encoder, settings)
     files = input_files(inputs)  # raises InputError before any work for a missing path or unknown format
     total_bytes = sum(f.stat().st_size for f in files)
     report = BuildReport()

@@ -29,7 +29,7 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, Record, input_files, read_file
-from index.build import SHOW_PROBLEMS, BuildFailed, BuildReport, versions
+from index.build import SHOW_PROBLEMS, BuildFailed, BuildReport, split_settings, versions
 from index.embed import MODELS, Encoder, Tokenizer
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import IndexWriter
@@ -191,9 +191,7 @@ def build_index_ray(
     """Build `index_dir` (or `shards` shard indexes under it) on Ray; `encoder` describes the model and fixes its
     dtype, the actors embed. Each index changes only if its build succeeds."""
     options = options or RayOptions()
-    settings = settings or SplitSettings(max_tokens=encoder.info.max_tokens)
-    if settings.max_tokens > encoder.info.max_tokens:
-        raise BuildFailed(f"max_tokens {settings.max_tokens} exceeds the model's limit {encoder.info.max_tokens}")
+    settings = split_settings(encoder, settings)
     if shards < 1:
         raise BuildFailed(f"shards must be 1 or more, not {shards}")
     sources = _sources(inputs)  # raises InputError before any work for a missing path or unknown format

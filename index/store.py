@@ -609,25 +609,23 @@ class IndexReader:
         )
         if by_row and not 0 <= by_row[0][0] <= by_row[-1][0] < ntotal:
             raise IndexCorrupt(f"{self.generation}: store rows run past the {ntotal} vectors; {REBUILD}")
-        rows = np.array([r for r, _, _, _, _ in by_row], dtype=np.int64)
+        row_ids, article_ids, dates, sources, places = zip(*by_row, strict=True) if by_row else ((), (), (), (), ())
+        rows = np.array(row_ids, dtype=np.int64)
         # row -> article_id, for grouping candidates ("" for a deleted row, which no search returns)
         self._article_of_row = [""] * ntotal
-        for r, a, _, _, _ in by_row:
+        for r, a in zip(row_ids, article_ids, strict=True):
             self._article_of_row[r] = a
         # row -> the article's day (days since 1970-01-01; NO_DAY where undated or deleted), for filters and recency
         self.row_days = np.full(ntotal, NO_DAY, dtype=np.int32)
-        self.row_days[rows] = np.array([_day(d) for _, _, d, _, _ in by_row], dtype=np.int32)
+        self.row_days[rows] = np.array([_day(d) for d in dates], dtype=np.int32)
         # row -> the passage's place in its article (0 = the lede), for choosing the passage an article hit shows
         self.row_n = np.zeros(ntotal, dtype=np.int32)
-        self.row_n[rows] = np.array([n for _, _, _, _, n in by_row], dtype=np.int32)
+        self.row_n[rows] = np.array(places, dtype=np.int32)
         # row -> a code of the article's source (case-folded; -1 where deleted), for source filters
         self._source_codes: dict[str, int] = {}
         self.row_sources = np.full(ntotal, -1, dtype=np.int32)
         self.row_sources[rows] = np.array(
-            [
-                self._source_codes.setdefault((src or "").casefold(), len(self._source_codes))
-                for _, _, _, src, _ in by_row
-            ],
+            [self._source_codes.setdefault((src or "").casefold(), len(self._source_codes)) for src in sources],
             dtype=np.int32,
         )
         # article -> its near-duplicate group (the group's first article id); absent in indexes built before them

@@ -182,3 +182,9 @@ def fake_build(inputs: Sequence[Path], index_dir: Path, encoder: FakeEncoder | N
     from index.build import build_index
 
     return build_index(inputs, index_dir, encoder or FakeEncoder(), fake_split_settings(), progress=False, **kwargs)
+
+
+def fake_index(folder: Path, records: Sequence[dict[str, Any]], name: str = "news.jsonl") -> Path:
+    """`records` written to folder/name and fake-built into folder/index; returns the index folder."""
+    fake_build([write_jsonl(folder / name, records)], folder / "index")
+    return folder / "index"

@@ -19,16 +19,14 @@ from index.store import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings
-from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, fake_index, made_up_articles
 
 KEY = "fuzz-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("api-fuzz")
-    fake_build([write_jsonl(root / "a.jsonl", made_up_articles())], root / "index")
-    return root / "index"
+    return fake_index(tmp_path_factory.mktemp("api-fuzz"), made_up_articles(), "a.jsonl")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 from index.store import IndexReader
 from search.searcher import Searcher
-from tests.fakes import FakeEncoder, fake_build, write_jsonl
+from tests.fakes import FakeEncoder, fake_index
 from tests.test_newsroom import wire_copies
 
 CHROMIUM = os.environ.get("DATELINE_CHROMIUM", "/usr/bin/chromium")
@@ -63,9 +63,8 @@ def _serve(work: Path, read_key: str | None = None) -> Iterator[str]:
     from search.app import create_app
     from search.settings import Settings
 
-    fake_build([write_jsonl(work / "news.jsonl", wire_copies())], work / "index")
-    settings = Settings(index=work / "index", read_key=read_key)
-    app = create_app(settings, searcher=Searcher(IndexReader(work / "index"), FakeEncoder()))
+    index = fake_index(work, wire_copies())
+    app = create_app(Settings(index=index, read_key=read_key), searcher=Searcher(IndexReader(index), FakeEncoder()))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -17,7 +17,7 @@ from search import ranking
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings
-from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, fake_index, made_up_articles
 
 D = datetime.date
 
@@ -29,8 +29,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, record in enumerate(records[1:8]):  # a small second outlet and a third
         record["source"] = "Island Post" if i < 4 else "Wire Service"
     records.append({"id": "undated", "title": "Harbour ferries without a date", "text": "Ferries, budgets, storms."})
-    fake_build([write_jsonl(work / "a.jsonl", records)], work / "index")
-    return work / "index"
+    return fake_index(work, records, "a.jsonl")
 
 
 @pytest.fixture(scope="module")

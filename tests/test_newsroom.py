@@ -15,7 +15,7 @@ from index import dedup
 from index.store import IndexReader
 from search import highlight as hl
 from search.searcher import Searcher
-from tests.fakes import FakeEncoder, fake_build, made_up_articles, made_up_text, write_jsonl
+from tests.fakes import FakeEncoder, fake_index, made_up_articles, made_up_text
 
 # --- dedup (pure) ---------------------------------------------------------------------------------------------
 
@@ -70,9 +70,7 @@ def wire_copies() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("newsroom")
-    fake_build([write_jsonl(work / "news.jsonl", wire_copies())], work / "index")
-    return work / "index"
+    return fake_index(tmp_path_factory.mktemp("newsroom"), wire_copies())
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +273,7 @@ def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None
     from index.update import add_articles, delete_articles
 
     records = made_up_articles(12)
-    fake_build([write_jsonl(tmp_path / "news.jsonl", records)], tmp_path / "index")
+    fake_index(tmp_path, records)
     assert IndexReader(tmp_path / "index").manifest["near_duplicates"]["groups"] == 0
     story = records[3]
     copy = Article("wire-copy", story["title"], story["text"] + "\n\nDistributed by the wire.", "2024-03-01", "Wire")
