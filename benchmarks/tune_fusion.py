@@ -9,6 +9,11 @@ query's dense and lexical candidates are retrieved once, at the searcher's own d
 scored by article-level nDCG@10 on question2article. The chosen point is the best on dev; its test score is
 printed for the record (to show over-fitting), never used to choose. An undated row (no as_of, no recency)
 shows what the date context is worth.
+
+A second weight is chosen for searches without a recency prior (recency=0: archival questions, a from/to
+range, or no date at all): for the chosen method, the dense weight with the best mean dev nDCG@10 over the
+two no-recency settings (as of the question's day, and undated). With the prior on, relevance only has to
+sort the candidates roughly and the date does the rest; without it, relevance is the whole ranking.
 """
 
 from __future__ import annotations
@@ -122,6 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     best = max(grid, key=lambda g: (round(g["dev"]["ndcg@10"], 4), g["dev"]["recall@100"]))
     undated = point(best["method"], best["dense_weight"], 0.0, None, False)
     no_recency = point(best["method"], best["dense_weight"], 0.0, None, True)
+    no_prior = {  # the chosen method without a recency prior: (as of the day, undated) per weight
+        w: (next(g for g in grid if (g["method"], g["dense_weight"], g["recency"]) == (best["method"], w, 0.0)),
+            point(best["method"], w, 0.0, None, False))
+        for w in WEIGHTS
+    }  # fmt: skip
+    plain_w = max(WEIGHTS, key=lambda w: round(sum(g["dev"]["ndcg@10"] for g in no_prior[w]) / 2, 4))
 
     def row(g: dict[str, Any], note: str = "") -> list[Any]:
         return [
@@ -148,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if top is not plain:
                 rows.append(row(top, "<- chosen on dev" if top is best else ""))
     rows += [row(no_recency, "chosen, no recency"), row(undated, "chosen, undated")]
+    for w in WEIGHTS:
+        note = "<- chosen for recency=0" if w == plain_w else ""
+        rows += [row(no_prior[w][1], note)]
     print(
         f"index {args.index}: {reader.passages} passages; {len(lists)} questions "
         f"(dev {baselines[0]['dev']['queries']}, test {baselines[0]['test']['queries']}); depth {depth}; "
@@ -165,12 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chosen": best,
         "chosen_without_recency": no_recency,
         "chosen_undated": undated,
+        "no_recency": {"dense_weight": plain_w, "points": [p for w in WEIGHTS for p in no_prior[w]]},
         "seconds": round(time.perf_counter() - started, 1),
     }
+    dated_np, undated_np = no_prior[plain_w]
     print(
         f"chosen: {best['method']}, dense weight {best['dense_weight']}, recency {best['recency']}, half-life "
-        f"{best['half_life_days']} days: dev nDCG@10 {best['dev']['ndcg@10']:.3f} (test {best['test']['ndcg@10']:.3f}) "
-        f"(wrote {write_json(report, args.out, 'tune_fusion')})"
+        f"{best['half_life_days']} days: dev nDCG@10 {best['dev']['ndcg@10']:.3f} (test {best['test']['ndcg@10']:.3f})"
+        f"; without recency, dense weight {plain_w}: dev nDCG@10 {dated_np['dev']['ndcg@10']:.3f} as of the day, "
+        f"{undated_np['dev']['ndcg@10']:.3f} undated (test {dated_np['test']['ndcg@10']:.3f}, "
+        f"{undated_np['test']['ndcg@10']:.3f}) (wrote {write_json(report, args.out, 'tune_fusion')})"
     )
     searcher.close()
     return 0

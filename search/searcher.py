@@ -29,7 +29,11 @@ FUSIONS: tuple[Fusion, ...] = ("rrf", "minmax", "zscore")
 
 # Defaults for hybrid ranking; chosen on the dev half of RealTimeQA's questions (benchmarks/tune_fusion.py).
 DEFAULT_FUSION: Fusion = "minmax"
-DEFAULT_DENSE_WEIGHT = 0.9  # share of the dense list in the fusion; the lexical list gets the rest
+# Share of the dense list in the fusion (the lexical list gets the rest): 0.9 under the recency prior (the
+# default), 0.4 without it (recency=0: archival questions, a from/to range). With the prior the date does most
+# of the ranking; without it relevance is everything, and an even mix ranks better (README, "defaults").
+DEFAULT_DENSE_WEIGHT = 0.9
+NO_RECENCY_DENSE_WEIGHT = 0.4
 DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
 RERANK_DEPTH = 50
 # Most sentences embedded per search (7-15 ms each here, batched) to highlight hits that share no word with the query.
@@ -44,6 +48,11 @@ LEDE_WEIGHT = 0.2
 # counted back from `as_of` (default today); recency=0 turns it off. Chosen on the same dev questions.
 DEFAULT_RECENCY = 2.0
 DEFAULT_HALF_LIFE_DAYS = 30.0
+
+
+def fusion_weight(recency: float) -> float:
+    """The default dense weight of a hybrid search with this recency weight."""
+    return DEFAULT_DENSE_WEIGHT if recency > 0 else NO_RECENCY_DENSE_WEIGHT
 
 
 class ModelMismatch(StoreError):
@@ -122,7 +131,7 @@ class Searcher:
         mode: Mode = "hybrid",
         group: Group = "article",
         fusion: Fusion = DEFAULT_FUSION,
-        dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        dense_weight: float | None = None,
         rerank: bool = False,
         depth: int = DEFAULT_DEPTH,
         start: datetime.date | None = None,
@@ -144,13 +153,15 @@ class Searcher:
         `as_of` searches the archive as it stood that day: nothing dated later, and recency counted back from it
         (else from `end`, else from today). `collapse` (group=article) folds an article's near-duplicates into
         its hit (`Hit.similar`); `sort=date` orders the relevant candidates newest first; `highlight` marks the
-        query's words and best sentences in each passage.
+        query's words and best sentences in each passage. `dense_weight` is the dense list's share in a hybrid
+        fusion (default: `fusion_weight(recency)`).
         """
         if mode != "dense" and not self.has_lexical:
             raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
         if rerank and self.reranker is None:
             raise NoReranker("rerank=true needs a cross-encoder: set DATELINE_RERANK_MODEL to its folder")
         want = offset + k
+        weight = dense_weight if dense_weight is not None else fusion_weight(recency)
         depth = max(depth, 5 * want, RERANK_DEPTH if rerank else 0)
         collapse = collapse and group == "article"
         timings: dict[str, float] = {}
@@ -184,7 +195,7 @@ class Searcher:
             if mode != "dense":
                 lexical = self.reader.search_lexical(query, depth, allowed)
                 lap("lexical")
-            fused = ranking.fuse(dense, lexical, fusion, dense_weight) if mode == "hybrid" else dense or lexical
+            fused = ranking.fuse(dense, lexical, fusion, weight) if mode == "hybrid" else dense or lexical
             if group == "article":
                 grouped = ranking.group_best(fused, self.reader.article_of)
                 if mode == "hybrid":

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from index.build import build_index
 from index.store import IndexReader
 from search import ranking
-from search.searcher import RERANK_DEPTH, NoLexicalIndex, Searcher
+from search.searcher import (
+    DEFAULT_DENSE_WEIGHT,
+    NO_RECENCY_DENSE_WEIGHT,
+    RERANK_DEPTH,
+    NoLexicalIndex,
+    Searcher,
+)
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
 
 
@@ -70,6 +76,17 @@ def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searc
     assert len(result.hits) == k
     assert_ranked([h.score for h in result.hits], [h.rank for h in result.hits])
     assert "rerank" in result.timings_ms
+
+
+@pytest.mark.parametrize(("recency", "weight"), [(0.0, NO_RECENCY_DENSE_WEIGHT), (2.0, DEFAULT_DENSE_WEIGHT)])
+def test_the_default_fusion_weight_follows_the_recency_prior(searcher: Searcher, recency: float, weight: float) -> None:
+    def scores(**kw: float) -> list[tuple[str, float]]:
+        hits = searcher.search("ferry harbour storm budget", k=20, group="passage", recency=recency, **kw).hits
+        return [(h.passage.passage_id, round(h.score, 9)) for h in hits]
+
+    assert scores() == scores(dense_weight=weight)
+    other = NO_RECENCY_DENSE_WEIGHT if weight == DEFAULT_DENSE_WEIGHT else DEFAULT_DENSE_WEIGHT
+    assert scores() != scores(dense_weight=other)  # the weight is in effect, not ignored
 
 
 def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(big_index: Path) -> None:
