@@ -6,7 +6,7 @@ DEMO    = data/demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install browser demo serve-demo test test-fast lint bench-quality bench-latency clean
+.PHONY: install browser demo serve-demo test test-fast lint bench-quality bench-latency bench-versus clean
 
 install: $(VENV)/.installed
 
@@ -57,5 +57,26 @@ bench-quality: install
 bench-latency: install
 	$(PY) benchmarks/latency.py --index $(INDEX)
 
+# Dateline against Pyserini, txtai and Haystack (benchmarks/versus.py): each rival in its own virtual environment,
+# torch's CPU build first where the rival pulls torch. Needs INDEX=DIR (a built index) and about 8 GB of disk.
+RIVALS   = .venv-rivals
+VERSUS  ?= /tmp/dateline-versus
+$(RIVALS)/%/.installed: benchmarks/rivals/requirements-%.txt
+	$(PYTHON) -m venv $(RIVALS)/$*
+	$(RIVALS)/$*/bin/pip install --quiet --upgrade pip
+	[ "$*" = haystack ] || $(RIVALS)/$*/bin/pip install --quiet torch==2.13.0
+	$(RIVALS)/$*/bin/pip install --quiet -r $<
+	@touch $@
+
+bench-versus: install $(RIVALS)/pyserini/.installed $(RIVALS)/txtai/.installed $(RIVALS)/haystack/.installed
+	@[ -n "$(INDEX)" ] || { echo "make bench-versus INDEX=DIR: DIR is a built index"; exit 2; }
+	$(PY) benchmarks/versus.py export --index $(INDEX) --out $(VERSUS)/export
+	$(PY) benchmarks/versus.py dateline --index $(INDEX) --export $(VERSUS)/export --out $(VERSUS)/runs
+	$(RIVALS)/pyserini/bin/python benchmarks/rivals/pyserini_run.py --export $(VERSUS)/export --out $(VERSUS)/runs
+	$(RIVALS)/txtai/bin/python benchmarks/rivals/txtai_run.py --export $(VERSUS)/export --out $(VERSUS)/runs
+	$(RIVALS)/haystack/bin/python benchmarks/rivals/haystack_run.py --export $(VERSUS)/export --out $(VERSUS)/runs --runs bm25,dense
+	$(RIVALS)/haystack/bin/python benchmarks/rivals/haystack_run.py --export $(VERSUS)/export --out $(VERSUS)/runs --join
+	$(PY) benchmarks/versus.py score --baseline dateline-hybrid --export $(VERSUS)/export $(VERSUS)/runs/*.run
+
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(RIVALS) $(DEMO) .pytest_cache

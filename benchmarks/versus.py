@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -40,6 +42,7 @@ from benchmarks import data
 from benchmarks.rivals.common import queries, write_run
 
 SETS = (data.QUESTIONS, data.EVIDENCE)
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 TOP, DEEP = 10, 100
 
 
@@ -159,14 +162,15 @@ def score_run(
     }
     sets: dict[str, Any] = {}
     for name, judged in qrels.items():
-        per = []
+        per = {}
         for qid, relevant in judged.items():
             arts = [a for a, _ in shown.get(qid, [])]
-            per.append((ndcg(arts, relevant, TOP), recall(arts, relevant, TOP), recall(arts, relevant, DEEP),
-                        reciprocal_rank(arts, relevant, TOP)))  # fmt: skip
+            per[qid] = (ndcg(arts, relevant, TOP), recall(arts, relevant, TOP), recall(arts, relevant, DEEP),
+                        reciprocal_rank(arts, relevant, TOP))  # fmt: skip
         sets[name] = {
             "queries": len(per),
-            **{m: mean([p[i] for p in per]) for i, m in enumerate(("ndcg@10", "recall@10", "recall@100", "mrr@10"))},
+            **{m: mean([p[i] for p in per.values()]) for i, m in enumerate(METRICS)},
+            "ndcg@10_per_query": {qid: round(p[0], 4) for qid, p in per.items()},
         }
     answered: dict[str, bool] = {}
     if unit == "passage":
@@ -178,6 +182,14 @@ def score_run(
             )
             answered[rec.qid] = answered.get(rec.qid, False) or hit
     return {"sets": sets, "answer@10": mean([float(v) for v in answered.values()]) if answered else None}
+
+
+def paired(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
+    """Mean of a - b over their shared questions, and the standard error of that mean."""
+    diffs = [a[q] - b[q] for q in a.keys() & b.keys()]
+    if len(diffs) < 2:
+        return (diffs[0] if diffs else 0.0), 0.0
+    return statistics.fmean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs))
 
 
 def score(args: argparse.Namespace) -> int:
@@ -194,18 +206,30 @@ def score(args: argparse.Namespace) -> int:
         qrels[name] = {q: {d for d, r in docs.items() if r > 0} for q, docs in raw.items()}
         qrels[name] = {q: docs for q, docs in qrels[name].items() if docs and q in asked}
     answers = [a for a in data.read_answer_spans(args.data / data.ANSWER_SPANS) if a.qid in asked]
-    rows, report = [], {}
+    report = {}
     for path in args.runs:
         ranked, meta = read_run(path)
         result = score_run(ranked, meta["unit"], article_of, spans_of, qrels, answers)
         result["latency_ms"] = data.summarise(meta["query_ms"])
         report[meta["tag"]] = {"meta": {k: v for k, v in meta.items() if k != "query_ms"}, **result}
+    if args.baseline and args.baseline not in report:
+        print(f"error: --baseline {args.baseline}: no such run among {', '.join(report)}", file=sys.stderr)
+        return 2
+    rows = []
+    for tag, result in report.items():
         q, e = result["sets"][data.QUESTIONS], result["sets"][data.EVIDENCE]
-        rows.append([meta["tag"], q["ndcg@10"], q["recall@10"], q["recall@100"], q["mrr@10"], e["ndcg@10"],
-                     result["answer@10"], result["latency_ms"]["p50"], result["latency_ms"]["p95"]])  # fmt: skip
-    print(data.format_table(
-        ["run", "q2a nDCG@10", "R@10", "R@100", "MRR@10", "e2a nDCG@10", "answer@10", "p50 ms", "p95 ms"], rows
-    ))  # fmt: skip
+        row = [tag, q["ndcg@10"], q["recall@10"], q["recall@100"], q["mrr@10"], e["ndcg@10"], result["answer@10"],
+               result["latency_ms"]["p50"], result["latency_ms"]["p95"]]  # fmt: skip
+        if args.baseline:
+            base = report[args.baseline]["sets"][data.QUESTIONS]["ndcg@10_per_query"]
+            diff, se = paired(q["ndcg@10_per_query"], base)
+            result["vs_baseline"] = {"baseline": args.baseline, "ndcg@10_diff": round(diff, 4), "se": round(se, 4)}
+            row.insert(2, "-" if tag == args.baseline else f"{diff:+.3f} ± {se:.3f}")
+        rows.append(row)
+    headers = ["run", "q2a nDCG@10", "R@10", "R@100", "MRR@10", "e2a nDCG@10", "answer@10", "p50 ms", "p95 ms"]
+    if args.baseline:
+        headers.insert(2, f"vs {args.baseline} (paired SE)")
+    print(data.format_table(headers, rows))
     report = {"benchmark": "versus", "export": str(args.export), "split": args.split, "runs": report}
     out = data.write_json(report, args.out, "versus")
     print(f"report: {out}", file=sys.stderr)
@@ -227,6 +251,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     s.add_argument("--export", type=Path, required=True, help="export folder (passage -> article and offsets)")
     s.add_argument("--out", type=Path, default=None, help="JSON report (default benchmarks/out/versus-*.json)")
     s.add_argument("--split", choices=data.SPLITS, default="all", help=f"questions scored ({data.SPLIT_RULE})")
+    s.add_argument("--baseline", default=None, help="a run's tag: show each run's q2a nDCG@10 minus it, paired SE")
     s.add_argument("runs", type=Path, nargs="+", help="TREC run files, each with its .json sidecar")
     for q in (e, s):
         q.add_argument("--data", type=Path, default=data.DATA_DIR, help="the realtimeqa folder")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from benchmarks.data import EVIDENCE, QUESTIONS, AnswerSpans
 from benchmarks.rivals.common import run_questions, write_run
-from benchmarks.versus import collapse, read_run, score_run
+from benchmarks.versus import collapse, paired, read_run, score_run
 
 ARTICLE_OF = {"0": "a", "1": "a", "2": "b", "3": "c"}
 SPANS_OF = {"0": (0, 100), "1": (80, 200), "2": (0, 100), "3": (0, 100)}
@@ -47,3 +48,10 @@ def test_a_written_run_reads_back_in_order_with_its_timings(tmp_path: Path) -> N
     back, meta = read_run(tmp_path / "x.run")
     assert back == {"q1": ["d0", "z"], "q2": ["d1", "z"]}
     assert meta["tag"] == "x" and meta["unit"] == "passage" and len(meta["query_ms"]) == 2
+
+
+def test_a_paired_difference_comes_with_its_standard_error() -> None:
+    assert paired({"q1": 1.0, "q2": 0.0, "q3": 0.5}, {"q1": 0.0, "q2": 0.0, "q3": 0.5, "q4": 1.0}) == (
+        pytest.approx(1 / 3),
+        pytest.approx(math.sqrt(1 / 3) / math.sqrt(3)),
+    )  # q4 is not shared: it does not count
