@@ -77,7 +77,8 @@ def export(args: argparse.Namespace) -> int:
         for row, title, text in articles(passages):
             article_id = reader.article_of(row)
             f.write(json.dumps({"id": article_id, "contents": f"{title}\n{text}" if title else text}) + "\n")
-    vectors = reader.index.reconstruct_n(0, len(passages))
+    rows = np.array([p.row for p in passages], dtype=np.int64)  # rows of deleted passages are gaps: not 0..n-1
+    vectors = reader.index.reconstruct_batch(rows)
     np.save(out / "passage_vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
     questions = judged_queries(args.data)
     with open(out / "queries.tsv", "w", encoding="utf-8") as f:
