@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import data
-from benchmarks.rivals.common import queries, write_run
+from benchmarks.rivals import common
 
 SETS = (data.QUESTIONS, data.EVIDENCE)
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -102,22 +102,16 @@ def export(args: argparse.Namespace) -> int:
 def dateline(args: argparse.Namespace) -> int:
     from search.searcher import Searcher
 
-    questions = queries(args.export)
+    questions = common.queries(args.export)
     searcher = Searcher.open(args.index)
     for mode in [m.strip() for m in args.modes.split(",")]:
 
-        def search(query: str, k: int, mode: Any = mode) -> Any:
-            return searcher.search(query, k, mode=mode, as_of=None, recency=0.0)
+        def search(query: str, k: int, mode: Any = mode) -> list[tuple[str, float]]:
+            hits = searcher.search(query, k, mode=mode, as_of=None, recency=0.0).hits
+            return [(str(h.passage.row), h.score) for h in hits]
 
-        for _, q in questions[:5]:
-            search(q, TOP)
-        ranked, took = {}, []
-        for qid, q in questions:
-            t0 = time.perf_counter()
-            search(q, TOP)
-            took.append((time.perf_counter() - t0) * 1e3)
-            deep = search(q, DEEP).hits
-            ranked[qid] = [(str(h.passage.row), h.score) for h in deep]
+        _, took = common.run_questions(lambda _i, q: search(q, TOP), questions)  # the served search, timed
+        ranked = {qid: search(q, DEEP) for qid, q in questions}  # 100 articles for recall@100, untimed
         meta = {
             "system": "dateline",
             "version": searcher.reader.manifest["versions"]["dateline"],
@@ -125,19 +119,16 @@ def dateline(args: argparse.Namespace) -> int:
             "unit": "passage",
             "build_s": searcher.reader.manifest["build"]["seconds"],
         }
-        write_run(args.out / f"dateline-{mode}.run", f"dateline-{mode}", ranked, meta, took)
+        common.write_run(args.out / f"dateline-{mode}.run", f"dateline-{mode}", ranked, meta, took)
         print(f"dateline-{mode}: {len(ranked)} questions", file=sys.stderr)
     searcher.close()
     return 0
 
 
 def read_run(path: Path) -> tuple[dict[str, list[str]], dict[str, Any]]:
-    ranked: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            qid, _, docid, _rank, _score, _tag = line.split()
-            ranked.setdefault(qid, []).append(docid)
-    return ranked, json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    """A run's docids per question, best first, and its sidecar."""
+    ranked, meta = common.read_run(path)
+    return {qid: [docid for docid, _ in hits] for qid, hits in ranked.items()}, meta
 
 
 def collapse(docids: Sequence[str], article_of: dict[str, str]) -> list[tuple[str, str]]:
@@ -200,29 +191,29 @@ def score(args: argparse.Namespace) -> int:
         for line in f:
             p = json.loads(line)
             article_of[p["id"]], spans_of[p["id"]] = p["article"], (p["start"], p["end"])
-    asked = {qid for qid, _ in queries(args.export) if data.in_split(qid, args.split)}
+    asked = {qid for qid, _ in common.queries(args.export) if data.in_split(qid, args.split)}
     qrels = {}
     for name in SETS:
         raw = data.read_qrels(args.data / f"{name}.qrels.tsv")
         qrels[name] = {q: {d for d, r in docs.items() if r > 0} for q, docs in raw.items()}
         qrels[name] = {q: docs for q, docs in qrels[name].items() if docs and q in asked}
     answers = [a for a in data.read_answer_spans(args.data / data.ANSWER_SPANS) if a.qid in asked]
-    report = {}
+    runs = {}
     for path in args.runs:
         ranked, meta = read_run(path)
         result = score_run(ranked, meta["unit"], article_of, spans_of, qrels, answers)
         result["latency_ms"] = data.summarise(meta["query_ms"])
-        report[meta["tag"]] = {"meta": {k: v for k, v in meta.items() if k != "query_ms"}, **result}
-    if args.baseline and args.baseline not in report:
-        print(f"error: --baseline {args.baseline}: no such run among {', '.join(report)}", file=sys.stderr)
+        runs[meta["tag"]] = {"meta": {k: v for k, v in meta.items() if k != "query_ms"}, **result}
+    if args.baseline and args.baseline not in runs:
+        print(f"error: --baseline {args.baseline}: no such run among {', '.join(runs)}", file=sys.stderr)
         return 2
     rows = []
-    for tag, result in report.items():
+    for tag, result in runs.items():
         q, e = result["sets"][data.QUESTIONS], result["sets"][data.EVIDENCE]
         row = [tag, q["ndcg@10"], q["recall@10"], q["recall@100"], q["mrr@10"], e["ndcg@10"], result["answer@10"],
                result["latency_ms"]["p50"], result["latency_ms"]["p95"]]  # fmt: skip
         if args.baseline:
-            base = report[args.baseline]["sets"][data.QUESTIONS]["ndcg@10_per_query"]
+            base = runs[args.baseline]["sets"][data.QUESTIONS]["ndcg@10_per_query"]
             diff, se = paired(q["ndcg@10_per_query"], base)
             result["vs_baseline"] = {"baseline": args.baseline, "ndcg@10_diff": round(diff, 4), "se": round(se, 4)}
             row.insert(2, "-" if tag == args.baseline else f"{diff:+.3f} ± {se:.3f}")
@@ -231,7 +222,7 @@ def score(args: argparse.Namespace) -> int:
     if args.baseline:
         headers.insert(2, f"vs {args.baseline} (paired SE)")
     print(data.format_table(headers, rows))
-    report = {"benchmark": "versus", "export": str(args.export), "split": args.split, "runs": report}
+    report = {"benchmark": "versus", "export": str(args.export), "split": args.split, "runs": runs}
     out = data.write_json(report, args.out, "versus")
     print(f"report: {out}", file=sys.stderr)
     return 0

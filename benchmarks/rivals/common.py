@@ -77,3 +77,13 @@ def write_run(
                 f.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
     meta = {**meta, "tag": tag, "query_ms": [round(t, 3) for t in took]}
     Path(f"{out}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def read_run(path: Path) -> tuple[dict[str, list[tuple[str, float]]], dict[str, Any]]:
+    """A run written by write_run: qid -> [(docid, score)] best first, and its sidecar."""
+    ranked: dict[str, list[tuple[str, float]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            qid, _, docid, _rank, score, _tag = line.split()
+            ranked.setdefault(qid, []).append((docid, float(score)))
+    return ranked, json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))

@@ -24,7 +24,6 @@ latencies measure (seconds per question at 245,130 passages). Threads: library d
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -92,22 +91,14 @@ def searcher(pipeline: Pipeline, qvectors: list[list[float]]) -> Callable[[int, 
     return search
 
 
-def read_lists(run: Path) -> dict[str, list[tuple[str, float]]]:
-    out: dict[str, list[tuple[str, float]]] = {}
-    with open(run, encoding="utf-8") as f:
-        for line in f:
-            qid, _, docid, _rank, score, _tag = line.split()
-            out.setdefault(qid, []).append((docid, float(score)))
-    return out
-
-
 def join_runs(out: Path, questions: list[tuple[str, str]]) -> int:
     """haystack-hybrid from the two retrievers' runs: the hybrid pipeline's DocumentJoiner applied to the very
     lists its retrievers return, without asking the in-memory store again (that takes ~47 min here). Its time
     per question is the two retrievers' measured times plus the join's own: the pipeline runs them in turn."""
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=common.DEPTH)
-    lists = [read_lists(out / f"haystack-{r}.run") for r in ("bm25", "dense")]
-    times = [json.loads((out / f"haystack-{r}.run.json").read_text())["query_ms"] for r in ("bm25", "dense")]
+    runs = [common.read_run(out / f"haystack-{r}.run") for r in ("bm25", "dense")]
+    lists = [ranked for ranked, _ in runs]
+    times = [meta["query_ms"] for _, meta in runs]
     ranked, took = {}, []
     for i, (qid, _) in enumerate(questions):
         docs = [[Document(id=d, score=s) for d, s in each[qid]] for each in lists]
@@ -122,7 +113,7 @@ def join_runs(out: Path, questions: list[tuple[str, str]]) -> int:
         "settings": f"haystack-bm25's and haystack-dense's lists joined by {fusion}, as the hybrid pipeline joins "
         "them; time = the two retrievers' times + the join",
         "unit": "passage",
-        "build_s": json.loads((out / "haystack-bm25.run.json").read_text())["build_s"],
+        "build_s": runs[0][1]["build_s"],
     }
     common.write_run(out / "haystack-hybrid.run", "haystack-hybrid", ranked, meta, took)
     print(f"haystack-hybrid (joined): {len(ranked)} questions, median {np.median(took):.0f} ms", file=sys.stderr)
