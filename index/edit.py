@@ -100,7 +100,11 @@ class IndexEditor:
 
     def _lexical_editable(self) -> bool:
         meta = self.manifest.get("lexical")
-        return meta is not None and meta.get("fields", lexical.LEGACY_FIELDS) == lexical.FIELDS
+        return (
+            meta is not None
+            and meta.get("fields", lexical.LEGACY_FIELDS) == lexical.FIELDS
+            and bool(meta.get(lexical.ROW_TERMS))
+        )
 
     # --- reads of the base ----------------------------------------------------------------------------------
 
@@ -154,10 +158,10 @@ class IndexEditor:
             if self._lexical is not None:
                 documents = self._lexical.commit()
                 self._lexical = None
-            elif self._lexical_rebuild:  # an index from before one-field BM25: rebuild its lexical index once
+            elif self._lexical_rebuild:  # an index from before one-field BM25 or indexed rows: rebuild it once
                 shutil.rmtree(self.tmp / LEXICAL, ignore_errors=True)
                 documents = lexical.build(self.tmp / LEXICAL, self._store.lexical_documents())
-                manifest["lexical"] = {**manifest["lexical"], "fields": lexical.FIELDS}
+                manifest["lexical"] = {**manifest["lexical"], "fields": lexical.FIELDS, lexical.ROW_TERMS: True}
             self._store.close()
             if "lexical" in manifest:
                 if documents != passages:

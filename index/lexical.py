@@ -4,6 +4,9 @@ One document per passage: its article's title and its text in one field (`body`)
 fast field maps a hit back to the passage store without fetching stored documents. Queries are reduced to
 their words, so no user input is read as query syntax (`AND`, `title:`, quotes), and parsed as a
 disjunction scored by BM25.
+
+`row` is also indexed (indexes built since `ROW_TERMS`), so a search can be restricted to a set of rows inside
+tantivy (a selective date or source filter): BM25 scores are unchanged, and no widening is needed.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ FIELDS = ["body"]
 LEGACY_FIELDS = ["title", "text"]  # indexes built before FIELDS; still read
 _WORDS = re.compile(r"\w+")
 HEAP_BYTES = 256 * 1024 * 1024
+# The manifest's mark of an index whose `row` field is indexed (searchable by term), so filters run inside it.
+ROW_TERMS = "row_terms"
 
 
 def _schema() -> Any:
     builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("row", stored=False, indexed=False, fast=True)
+    builder.add_unsigned_field("row", stored=False, indexed=True, fast=True)
     builder.add_text_field("body", stored=False, tokenizer_name=TOKENIZER)
     return builder.build()
 
@@ -64,8 +69,9 @@ def query_terms(query: str) -> str:
 class LexicalIndex:
     """BM25 search over passages; returns (row, score) best first."""
 
-    def __init__(self, path: Path, fields: list[str] | None = None) -> None:
+    def __init__(self, path: Path, fields: list[str] | None = None, row_terms: bool = False) -> None:
         self.fields = fields or FIELDS
+        self.row_terms = row_terms  # `row` is indexed: search_within works
         self.index = tantivy.Index.open(str(path))
         self.searcher = self.index.searcher()
 
@@ -77,15 +83,27 @@ class LexicalIndex:
         return max(int(self.searcher.doc_freq(field, term)) for field in self.fields)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self._search(query, k, None)
+
+    def search_within(self, query: str, k: int, rows: Iterable[int]) -> list[tuple[int, float]]:
+        """Top-k among `rows` only, with the same BM25 scores as `search` (needs `row_terms`)."""
+        return self._search(query, k, [int(r) for r in rows])
+
+    def _search(self, query: str, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
         terms = query_terms(query)
-        if not terms:
+        if not terms or rows == []:
             return []
         parsed, _errors = self.index.parse_query_lenient(terms, self.fields)
+        if rows is not None:
+            if not self.row_terms:
+                raise ValueError("this lexical index does not index rows: search it and filter the hits")
+            within = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.index.schema, "row", rows), 0.0)
+            parsed = tantivy.Query.boolean_query([(tantivy.Occur.Must, parsed), (tantivy.Occur.Must, within)])
         hits = self.searcher.search(parsed, k, count=False).hits
         if not hits:
             return []
-        rows = self.searcher.fast_field_values("row", [address for _, address in hits])
-        return [(int(row), float(score)) for (score, _), row in zip(hits, rows, strict=True) if row is not None]
+        found = self.searcher.fast_field_values("row", [address for _, address in hits])
+        return [(int(row), float(score)) for (score, _), row in zip(hits, found, strict=True) if row is not None]
 
 
 EDIT_HEAP_BYTES = 64 * 1024 * 1024

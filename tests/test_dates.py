@@ -139,3 +139,34 @@ def test_the_api_takes_repeated_sources(index: Path) -> None:
         assert {h["source"] for h in got.json()["hits"]} == {"Island Post", "Wire Service"}
         posted = client.post("/search", json={"q": "harbour", "source": ["Wire Service"]})
         assert posted.status_code == 200 and {h["source"] for h in posted.json()["hits"]} == {"Wire Service"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_filter_applied_inside_the_lexical_index_ranks_as_widening_does(searcher: Searcher, seed: int) -> None:
+    reader = searcher.reader
+    assert reader.lexical is not None and reader.lexical.row_terms
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(reader.row_days)) < [0.0, 0.002, 0.01, 0.05, 0.3, 1.0][seed]
+    for query in ("harbour", "ferry strike council", "storms budgets", "nothing-matches-this"):
+        inside = reader.lexical.search_within(query, 10, np.flatnonzero(mask))
+        widened = reader.search_lexical_widened(query, 10, mask)
+        assert [row for row, _ in inside] == [row for row, _ in widened]
+        assert [s for _, s in inside] == pytest.approx([s for _, s in widened])
+        assert all(mask[row] for row, _ in inside)
+
+
+def test_a_selective_filter_is_applied_inside_the_lexical_index_and_a_broad_one_by_widening(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = searcher.reader
+    assert reader.lexical is not None
+    calls: list[str] = []
+    inside, widened = reader.lexical.search_within, reader.search_lexical_widened
+    monkeypatch.setattr(reader.lexical, "search_within", lambda *a: calls.append("inside") or inside(*a))
+    monkeypatch.setattr(reader, "search_lexical_widened", lambda *a: calls.append("widened") or widened(*a))
+    few = np.zeros(len(reader.row_days), dtype=bool)
+    few[:3] = True  # under 5% of the rows
+    reader.search_lexical("harbour", 10, few)
+    reader.search_lexical("harbour", 10, ~few)
+    reader.search_lexical("harbour", 10)
+    assert calls == ["inside", "widened"]

@@ -291,3 +291,43 @@ def test_add_delete_compact_and_check_from_the_command_line(
     assert index_cli.main(["compact", str(small_index)]) == 0
     assert "nothing to compact" in capsys.readouterr().err
     assert stored_ids(small_index) == {r["id"] for r in RECORDS} - {RECORDS[5]["id"]}
+
+
+def test_an_index_built_before_rows_were_indexed_is_searched_and_upgraded_by_the_next_add(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tantivy
+
+    from index import lexical
+    from tests.fakes import fake_build
+
+    def schema_without_row_terms() -> Any:
+        builder = tantivy.SchemaBuilder()
+        builder.add_unsigned_field("row", stored=False, indexed=False, fast=True)
+        builder.add_text_field("body", stored=False, tokenizer_name=lexical.TOKENIZER)
+        return builder.build()
+
+    with monkeypatch.context() as old:  # the lexical layout and manifest of an index from before ROW_TERMS
+        old.setattr(lexical, "_schema", schema_without_row_terms)
+        old.setattr(lexical, "ROW_TERMS", "not_the_mark")
+        fake_build([write_jsonl(tmp_path / "first.jsonl", RECORDS[:5])], tmp_path / "index")
+    index_dir = tmp_path / "index"
+    reader = IndexReader(index_dir)
+    assert reader.lexical is not None and not reader.lexical.row_terms
+    one = reader.rows_of_article(RECORDS[0]["id"])
+    assert {reader.article_of(r) for r, _ in reader.search_lexical("harbour ferry", 10, one)} == {RECORDS[0]["id"]}
+    reader.close()
+
+    add_articles(index_dir, [article(r) for r in RECORDS[5:]], FakeEncoder())
+    manifest = json.loads((index_dir / CURRENT / MANIFEST).read_text())
+    assert manifest["lexical"][lexical.ROW_TERMS] is True
+    assert check_index(index_dir)[1] == []
+    reader = IndexReader(index_dir)
+    try:
+        assert reader.lexical is not None and reader.lexical.row_terms
+        for record in RECORDS:
+            mask = reader.rows_of_article(record["id"])
+            inside = reader.lexical.search_within("harbour ferry council", 10, np.flatnonzero(mask))
+            assert inside and inside == reader.search_lexical_widened("harbour ferry council", 10, mask)
+    finally:
+        reader.close()
