@@ -46,7 +46,7 @@ def filter_masks(reader: IndexReader) -> dict[str, np.ndarray]:
     dated = reader.row_days[reader.row_days != reader.row_days.min()]
     if len(dated):
         middle = dt.date(1970, 1, 1) + dt.timedelta(days=int(np.median(dated)))
-        for days in (7, 30, 90, 365):
+        for days in (7, 30, 45, 60, 90, 365):
             masks[f"{days} days from {middle}"] = reader.rows_dated(middle, middle + dt.timedelta(days=days - 1))
     return dict(sorted(masks.items(), key=lambda kv: float(kv[1].mean())))
 

@@ -100,11 +100,11 @@ class IndexBusy(StoreError):
     """Another process is writing the index (one writer at a time); retry when it has finished."""
 
 
-# A filter passing under this share of the rows is applied inside the lexical index (a term set over `row`:
-# ~0.8 us a row here); a broader one widens the search instead, which costs less the more rows pass. Measured on
-# the whole RealTimeQA corpus (benchmarks/filters.py): 0.03% of rows 177 -> 1.1 ms, 3% 13.5 -> 9.5 ms, 10% 7.6
-# widening against 22 ms inside.
-LEXICAL_WITHIN_SHARE = 0.05
+# A filter passing under this share of the rows is applied inside the lexical index (a term set over `row`; its
+# cost grows with the rows that pass); a broader one widens the search instead (its cost grows as fewer pass).
+# Both grow with the index, so the crossover is a share: 3.2% on the whole RealTimeQA corpus (benchmarks/filters.py:
+# 0.03% of rows 176 -> 1.1 ms, 0.3% 79 -> 3.1 ms, 2% 14.7 -> 8.6 ms; 6.6% 9.2 widening against 19.3 inside).
+LEXICAL_WITHIN_SHARE = 0.03
 REBUILD = "rebuild it with: scripts/rebuild-index --index DIR ARTICLES..."
 
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.data import asked_on
-from index.store import IndexReader
+from index.store import LEXICAL_WITHIN_SHARE, IndexReader
 from search import ranking
 from search.app import create_app
 from search.searcher import Searcher
@@ -165,7 +165,8 @@ def test_a_selective_filter_is_applied_inside_the_lexical_index_and_a_broad_one_
     monkeypatch.setattr(reader.lexical, "search_within", lambda *a: calls.append("inside") or inside(*a))
     monkeypatch.setattr(reader, "search_lexical_widened", lambda *a: calls.append("widened") or widened(*a))
     few = np.zeros(len(reader.row_days), dtype=bool)
-    few[:3] = True  # under 5% of the rows
+    few[:3] = True
+    assert few.mean() < LEXICAL_WITHIN_SHARE < (~few).mean()
     reader.search_lexical("harbour", 10, few)
     reader.search_lexical("harbour", 10, ~few)
     reader.search_lexical("harbour", 10)
