@@ -3,13 +3,15 @@
     python benchmarks/quality.py --index data/index [--split dev] [--modes dense,hybrid-rrf] [--only-indexed]
 
 Every mode in --modes (default: dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore, hybrid-rerank when
-DATELINE_RERANK_MODEL names a cross-encoder, and the `-undated` rows) is scored in one run, with the
-searcher's p50 latency for the same searches beside it.
+DATELINE_RERANK_MODEL names a cross-encoder, and the `-undated` and `-later` rows) is scored in one run, with
+the searcher's p50 latency for the same searches beside it.
 
 Results are measured as served: one hit per article (`group=article`), the searcher's default depth, fusion
 weight and recency. Each question is asked as of the day its quiz was published (the YYYYMMDD its id starts
 with; the questions say "this week"): `as_of` keeps later articles out and recency counts back from that day.
-An `-undated` mode asks without a date and without recency, to show what the date context is worth.
+An `-undated` mode asks without a date and without recency, to show what the date context is worth. A `-later`
+mode asks every question as of the newest article in the index with the default recency: what a person asking
+about a past event gets today, when the recency prior reaches none of the candidates.
 nDCG@10, R@10, MRR@10 and the answer spans come from the k=10 search a user sees; R@100 from a k=100 search.
 Gains are binary (qrels relevance > 0); a query whose gold article is not in the index is counted as
 `missing` and scores as a miss, unless `--only-indexed` drops it (for partial indexes). The answer-span row
@@ -20,6 +22,7 @@ answer span.
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import os
 import sys
@@ -27,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,11 +53,13 @@ from benchmarks.data import (
     summarise,
     write_json,
 )
+from index.store import EPOCH, NO_DAY
 from search.searcher import DEFAULT_FUSION, DEFAULT_RECENCY, FUSIONS
 
 if TYPE_CHECKING:
     from search.searcher import Fusion, Mode, Searcher
 
+When = Literal["quiz-day", "undated", "later"]
 TOP = 10  # nDCG, MRR and recall cut-off; also the passages checked for an answer span
 DEEP = 100  # the second recall cut-off
 
@@ -72,34 +77,52 @@ class Variant:
     mode: Mode
     fusion: Fusion = "rrf"
     rerank: bool = False
-    dated: bool = True  # asked as of the question's day, with the default recency; else neither
+    when: When = "quiz-day"  # as of the question's day with the default recency; "undated": neither; "later":
+    # as of the index's newest article, with the default recency
 
     @classmethod
     def parse(cls, name: str) -> Variant:
-        base, undated = (name.removesuffix("-undated"), True) if name.endswith("-undated") else (name, False)
+        base, when = name, "quiz-day"
+        for suffix in ("undated", "later"):
+            if name.endswith(f"-{suffix}"):
+                base, when = name.removesuffix(f"-{suffix}"), suffix
         if base in ("dense", "lexical"):
-            return cls(name, base, dated=not undated)  # type: ignore[arg-type]
+            return cls(name, base, when=when)  # type: ignore[arg-type]
         if base == "hybrid-rerank":
-            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, dated=not undated)
+            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, when=when)  # type: ignore[arg-type]
         mode, _, fusion = base.partition("-")
         if mode != "hybrid" or fusion not in FUSIONS:
             raise ValueError(
                 f"unknown mode {name!r}; use dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore, "
-                "hybrid-rerank, each optionally with -undated"
+                "hybrid-rerank, each optionally with -undated or -later"
             )
-        return cls(name, "hybrid", fusion, dated=not undated)  # type: ignore[arg-type]
+        return cls(name, "hybrid", fusion, when=when)  # type: ignore[arg-type]
 
     def search(self, searcher: Searcher, qid: str, query: str, k: int) -> Any:
-        """The served search (one hit per article), as of the question's day unless undated."""
+        """The served search (one hit per article), as of the question's day, of no day, or of the newest article."""
+        as_of = {"quiz-day": asked_on(qid), "undated": None, "later": newest_day(searcher)}[self.when]
         return searcher.search(
             query,
             k,
             mode=self.mode,
             fusion=self.fusion,
             rerank=self.rerank,
-            as_of=asked_on(qid) if self.dated else None,
-            recency=DEFAULT_RECENCY if self.dated else 0.0,
+            as_of=as_of,
+            recency=0.0 if self.when == "undated" else DEFAULT_RECENCY,
         )
+
+
+_NEWEST: dict[int, datetime.date | None] = {}
+
+
+def newest_day(searcher: Searcher) -> datetime.date | None:
+    """The date of the index's newest article (None when none is dated); found once per index."""
+    key = id(searcher.reader)
+    if key not in _NEWEST:
+        days = searcher.reader.row_days
+        dated = days[days != NO_DAY]
+        _NEWEST[key] = EPOCH + datetime.timedelta(days=int(dated.max())) if len(dated) else None
+    return _NEWEST[key]
 
 
 def retrieve(searcher: Searcher, qid: str, query: str, mode: Variant) -> Ranking:
@@ -264,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
         names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
         names += ["lexical-undated", "dense-undated", f"hybrid-{DEFAULT_FUSION}-undated"]
+        names += ["lexical-later", "dense-later", f"hybrid-{DEFAULT_FUSION}-later"]
     else:
         names = ["dense", "dense-undated"]
     try:
@@ -272,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     manifest = searcher.reader.manifest
+    newest = newest_day(searcher)
     started = time.perf_counter()
     results: dict[str, Any] = {}
     try:
@@ -339,7 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "split": args.split,
         "split_rule": SPLIT_RULE,
         "only_indexed": args.only_indexed,
-        "as_of": "each question's quiz day (YYYYMMDD of its id), except -undated modes",
+        "as_of": "each question's quiz day (YYYYMMDD of its id); -undated modes none (no recency); -later modes "
+        f"the newest article's day, {newest}",
         "seconds": round(seconds, 2),
         "modes": results,
     }

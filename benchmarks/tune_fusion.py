@@ -14,11 +14,17 @@ A second weight is chosen for searches without a recency prior (recency=0: archi
 range, or no date at all): for the chosen method, the dense weight with the best mean dev nDCG@10 over the
 two no-recency settings (as of the question's day, and undated). With the prior on, relevance only has to
 sort the candidates roughly and the date does the rest; without it, relevance is the whole ranking.
+
+Last, the searcher's switch between the two weights (search.searcher.MIN_PRIOR_SPREAD): a prior whose spread
+over the candidates is below the threshold counts as none. Each threshold is scored as of the quiz day (the
+prior at work) and "later", as of the newest article in the index (a past event asked about today, where the
+prior reaches no candidate), beside the fixed weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import sys
 import time
@@ -45,6 +51,7 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 METHODS = ("rrf", "minmax", "zscore")
 RECENCY = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
+SPREADS = (0.05, 0.1, 0.2, 0.5, 1.0)  # thresholds tried for search.searcher.MIN_PRIOR_SPREAD
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
+    from index.store import EPOCH, NO_DAY
     from search import ranking
     from search.searcher import DEFAULT_DEPTH, Searcher
 
@@ -64,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = read_queries(args.data / f"{QUESTIONS}.queries.tsv")
     qrels = read_qrels(args.data / f"{QUESTIONS}.qrels.tsv")
     started = time.perf_counter()
+    days = reader.row_days[reader.row_days != NO_DAY]
+    newest = EPOCH + datetime.timedelta(days=int(days.max())) if len(days) else datetime.date.today()
+    until_newest = reader.rows_dated(end=newest)
     lists: dict[str, dict[str, Any]] = {}
     for qid, query in queries.items():
         if qid not in qrels:
@@ -74,19 +85,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         lists[qid] = {
             "dated": (reader.search(vector, depth, allowed)[0], reader.search_lexical(query, depth, allowed)),
             "undated": (reader.search(vector, depth)[0], reader.search_lexical(query, depth)),
+            "later": (reader.search(vector, depth, until_newest)[0], reader.search_lexical(query, depth, until_newest)),
             "asked_on": day,
             "relevant": {d for d, r in qrels[qid].items() if r > 0},
         }
 
-    def rank(q: dict[str, Any], method: str, weight: float, recency: float, half_life: float, dated: bool) -> list:
-        dense, lexical = q["dated" if dated else "undated"]
+    def rank(
+        q: dict[str, Any], method: str, weight: float, recency: float, half_life: float, dated: bool | str
+    ) -> list:
+        """`dated`: True as of the quiz day, False undated, "later" as of the newest article. A `weight` of
+        ("switch", threshold, w_prior, w_none) picks by the prior's spread, as the searcher does."""
+        dense, lexical = q["later" if dated == "later" else "dated" if dated else "undated"]
+        reference = newest if dated == "later" else q["asked_on"]
+        age = reader.age_in_days(reference) if reference is not None else None
+        if isinstance(weight, tuple):
+            _, threshold, w_prior, w_none = weight
+            rows = [row for row, _ in dense + lexical]
+            spread = ranking.prior_spread(rows, age, recency, half_life) if age else 0.0
+            weight = w_prior if spread >= threshold else w_none
         if method in ("dense", "lexical"):
             fused = dense if method == "dense" else lexical
         else:
             fused = ranking.fuse(dense, lexical, method, weight)
         grouped = ranking.group_best(fused, reader.article_of)
-        if recency > 0 and q["asked_on"] is not None:
-            grouped = ranking.recency_boost(grouped, reader.age_in_days(q["asked_on"]), recency, half_life)
+        if recency > 0 and age is not None:
+            grouped = ranking.recency_boost(grouped, age, recency, half_life)
         return [reader.article_of(row) for row, _, _ in grouped]
 
     def score(split: str, *point: Any) -> dict[str, float]:
@@ -134,11 +157,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     }  # fmt: skip
     plain_w = max(WEIGHTS, key=lambda w: round(sum(g["dev"]["ndcg@10"] for g in no_prior[w]) / 2, 4))
 
+    # The switch between the two weights, by the prior's spread over the candidates: as of the quiz day and later.
+    prior = (best["method"], best["recency"], best["half_life_days"])
+    switch = {
+        when: [point(prior[0], w, prior[1], prior[2], when) for w in (best["dense_weight"], plain_w)]
+        + [point(prior[0], ("switch", t, best["dense_weight"], plain_w), prior[1], prior[2], when) for t in SPREADS]
+        for when in (True, "later")
+    }
+
     def row(g: dict[str, Any], note: str = "") -> list[Any]:
         return [
             g["method"],
             g["dense_weight"],
-            "yes" if g["as_of"] else "no",
+            "later" if g["as_of"] == "later" else "yes" if g["as_of"] else "no",
             g["recency"],
             g["half_life_days"],
             g["dev"]["ndcg@10"],
@@ -169,6 +200,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     headers = ["method", "w_dense", "as_of", "recency", "half-life", "dev nDCG", "dev R@10", "dev R@100", "test nDCG"]
     print(format_table([*headers, ""], rows))
+    print(
+        f"\nthe weight switched by the prior's spread over the candidates ('later': as of {newest}, the newest article)"
+    )
+    switch_rows = []
+    for when, points in switch.items():
+        for g in points:
+            w = g["dense_weight"]
+            label = f"spread >= {w[1]}: {w[2]}, else {w[3]}" if isinstance(w, tuple) else f"always {w}"
+            switch_rows.append(
+                [label, "later" if when == "later" else "quiz day", g["dev"]["ndcg@10"], g["test"]["ndcg@10"]]
+            )
+    print(format_table(["dense weight", "as of", "dev nDCG", "test nDCG"], switch_rows))
     report = {
         "benchmark": "tune_fusion",
         "index": str(args.index),
@@ -180,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chosen_without_recency": no_recency,
         "chosen_undated": undated,
         "no_recency": {"dense_weight": plain_w, "points": [p for w in WEIGHTS for p in no_prior[w]]},
+        "switch": {"later_as_of": str(newest), "points": [p for points in switch.values() for p in points]},
         "seconds": round(time.perf_counter() - started, 1),
     }
     dated_np, undated_np = no_prior[plain_w]

@@ -95,6 +95,21 @@ def recency_boost(
     return sorted(rescored, key=lambda x: (-x[1], x[0]))
 
 
+def prior_spread(
+    rows: Sequence[int], age_days: Callable[[int], float | None], weight: float, half_life: float
+) -> float:
+    """How far apart the recency prior of `recency_boost` can push these candidates: `weight` x (largest prior -
+    smallest prior). Near zero when every candidate is long past the half-life (or undated): the prior then
+    reorders nothing but near-ties, and the ranking is relevance alone."""
+    if weight <= 0 or not rows:
+        return 0.0
+    priors = []
+    for row in rows:
+        age = age_days(row)
+        priors.append(0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life))
+    return weight * (max(priors) - min(priors))
+
+
 def lede_prior(choice: dict[int, float], place: Callable[[int], int], weight: float) -> dict[int, float]:
     """`choice` plus `weight / (1 + n)` for a passage at place n of its article (0 = the lede).
 

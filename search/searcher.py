@@ -34,6 +34,11 @@ DEFAULT_FUSION: Fusion = "minmax"
 # of the ranking; without it relevance is everything, and an even mix ranks better (README, "defaults").
 DEFAULT_DENSE_WEIGHT = 0.9
 NO_RECENCY_DENSE_WEIGHT = 0.4
+# A prior whose spread over the candidates (ranking.prior_spread) is under this is no prior: relevance, min-max
+# scaled to [0, 1], decides the ranking, so it is fused as without one. This is the search of a past event
+# asked today: every candidate is years past the 30-day half-life. Any threshold from 0.05 to 1.0 gives the same
+# dev figures both as of the quiz day and asked later (benchmarks/tune_fusion.py).
+MIN_PRIOR_SPREAD = 0.2
 DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
 RERANK_DEPTH = 50
 # Most sentences embedded per search (7-15 ms each here, batched) to highlight hits that share no word with the query.
@@ -50,9 +55,9 @@ DEFAULT_RECENCY = 2.0
 DEFAULT_HALF_LIFE_DAYS = 30.0
 
 
-def fusion_weight(recency: float) -> float:
-    """The default dense weight of a hybrid search with this recency weight."""
-    return DEFAULT_DENSE_WEIGHT if recency > 0 else NO_RECENCY_DENSE_WEIGHT
+def fusion_weight(prior_spread: float) -> float:
+    """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""
+    return DEFAULT_DENSE_WEIGHT if prior_spread >= MIN_PRIOR_SPREAD else NO_RECENCY_DENSE_WEIGHT
 
 
 class ModelMismatch(StoreError):
@@ -154,14 +159,13 @@ class Searcher:
         (else from `end`, else from today). `collapse` (group=article) folds an article's near-duplicates into
         its hit (`Hit.similar`); `sort=date` orders the relevant candidates newest first; `highlight` marks the
         query's words and best sentences in each passage. `dense_weight` is the dense list's share in a hybrid
-        fusion (default: `fusion_weight(recency)`).
+        fusion (default: `fusion_weight` of the recency prior's spread over the candidates).
         """
         if mode != "dense" and not self.has_lexical:
             raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
         if rerank and self.reranker is None:
             raise NoReranker("rerank=true needs a cross-encoder: set DATELINE_RERANK_MODEL to its folder")
         want = offset + k
-        weight = dense_weight if dense_weight is not None else fusion_weight(recency)
         depth = max(depth, 5 * want, RERANK_DEPTH if rerank else 0)
         collapse = collapse and group == "article"
         timings: dict[str, float] = {}
@@ -175,6 +179,7 @@ class Searcher:
 
         if as_of is not None:
             end = as_of if end is None else min(end, as_of)
+        age = self.reader.age_in_days(as_of or end or datetime.date.today())
         allowed = self.reader.rows_dated(start, end) if (start or end) else None
         if sources:
             by_source = self.reader.rows_from(sources)
@@ -195,7 +200,14 @@ class Searcher:
             if mode != "dense":
                 lexical = self.reader.search_lexical(query, depth, allowed)
                 lap("lexical")
-            fused = ranking.fuse(dense, lexical, fusion, weight) if mode == "hybrid" else dense or lexical
+            if mode == "hybrid":
+                weight = dense_weight
+                if weight is None:
+                    rows = [row for row, _ in dense] + [row for row, _ in lexical]
+                    weight = fusion_weight(ranking.prior_spread(rows, age, recency, half_life_days))
+                fused = ranking.fuse(dense, lexical, fusion, weight)
+            else:
+                fused = dense or lexical
             if group == "article":
                 grouped = ranking.group_best(fused, self.reader.article_of)
                 if mode == "hybrid":
@@ -222,7 +234,6 @@ class Searcher:
             grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[n:]
             lap("rerank")
         if recency > 0:
-            age = self.reader.age_in_days(as_of or end or datetime.date.today())
             grouped = ranking.recency_boost(grouped, age, recency, half_life_days)
             lap("recency")
         if collapse:  # a story's best-ranked copy stands for its near-duplicates

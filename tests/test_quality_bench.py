@@ -63,3 +63,23 @@ def test_whole_articles_are_rebuilt_from_overlapping_passages_without_repeating_
     ]
     passages.append(SimpleNamespace(row=5, article_id="b", n=0, start=0, end=4, title="", text="Solo"))
     assert articles(passages) == [(10, "New START", text), (5, "", "Solo")]
+
+
+def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article() -> None:
+    import datetime
+
+    import numpy as np
+
+    from index.store import EPOCH, NO_DAY
+
+    asked: list[tuple[object, float]] = []
+    newest = datetime.date(2026, 3, 1)
+    days = np.array([NO_DAY, (newest - EPOCH).days, (newest - EPOCH).days - 400], dtype=np.int32)
+    searcher = SimpleNamespace(
+        reader=SimpleNamespace(row_days=days),
+        search=lambda query, k, **kw: asked.append((kw["as_of"], kw["recency"])),
+    )
+    for name in ("hybrid-minmax", "hybrid-minmax-undated", "hybrid-minmax-later", "lexical-later"):
+        Variant.parse(name).search(searcher, "20220617_0", "who won?", 10)  # type: ignore[arg-type]
+    assert asked == [(datetime.date(2022, 6, 17), 2.0), (None, 0.0), (newest, 2.0), (newest, 2.0)]
+    assert Variant.parse("hybrid-rerank-later").rerank

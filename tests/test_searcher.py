@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,15 +79,36 @@ def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searc
     assert "rerank" in result.timings_ms
 
 
-@pytest.mark.parametrize(("recency", "weight"), [(0.0, NO_RECENCY_DENSE_WEIGHT), (2.0, DEFAULT_DENSE_WEIGHT)])
-def test_the_default_fusion_weight_follows_the_recency_prior(searcher: Searcher, recency: float, weight: float) -> None:
+@pytest.mark.parametrize(
+    ("recency", "as_of", "weight"),
+    [
+        (0.0, datetime.date(2024, 9, 30), NO_RECENCY_DENSE_WEIGHT),  # no prior
+        (2.0, datetime.date(2024, 9, 30), DEFAULT_DENSE_WEIGHT),  # a prior that tells Jan from Sep 2024
+        (2.0, datetime.date(2035, 1, 1), NO_RECENCY_DENSE_WEIGHT),  # every article ten years old: no prior left
+    ],
+)
+def test_the_default_fusion_weight_follows_the_recency_prior(
+    searcher: Searcher, recency: float, as_of: datetime.date, weight: float
+) -> None:
     def scores(**kw: float) -> list[tuple[str, float]]:
-        hits = searcher.search("ferry harbour storm budget", k=20, group="passage", recency=recency, **kw).hits
+        hits = searcher.search(
+            "ferry harbour storm budget", k=20, group="passage", recency=recency, as_of=as_of, **kw
+        ).hits
         return [(h.passage.passage_id, round(h.score, 9)) for h in hits]
 
     assert scores() == scores(dense_weight=weight)
     other = NO_RECENCY_DENSE_WEIGHT if weight == DEFAULT_DENSE_WEIGHT else DEFAULT_DENSE_WEIGHT
     assert scores() != scores(dense_weight=other)  # the weight is in effect, not ignored
+
+
+def test_the_prior_spread_is_how_far_the_recency_prior_can_move_candidates_apart() -> None:
+    ages = {1: 0.0, 2: 30.0, 3: 3000.0, 4: None, 5: -5.0}
+    spread = ranking.prior_spread
+    assert spread([1, 2, 3], ages.get, 2.0, 30.0) == pytest.approx(2.0 * (1.0 - 0.5**100))
+    assert spread([1, 2], ages.get, 2.0, 30.0) == pytest.approx(1.0)  # a day and a half-life apart
+    assert spread([1, 5], ages.get, 2.0, 30.0) == 0.0  # dated after the reference day counts as that day
+    assert spread([3, 4], ages.get, 2.0, 30.0) < 1e-20  # long past, or undated: no prior left
+    assert spread([1, 3], ages.get, 0.0, 30.0) == spread([], ages.get, 2.0, 30.0) == 0.0
 
 
 def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(big_index: Path) -> None:
