@@ -82,8 +82,9 @@ def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searc
 @pytest.mark.parametrize(
     ("recency", "as_of", "weight"),
     [
-        (0.0, datetime.date(2024, 9, 30), NO_RECENCY_DENSE_WEIGHT),  # no prior
-        (2.0, datetime.date(2024, 9, 30), DEFAULT_DENSE_WEIGHT),  # a prior that tells Jan from Sep 2024
+        (0.0, datetime.date(2024, 9, 18), NO_RECENCY_DENSE_WEIGHT),  # no prior
+        (2.0, datetime.date(2024, 9, 18), DEFAULT_DENSE_WEIGHT),  # the newest articles that day, the oldest Jan
+        (2.0, datetime.date(2024, 11, 30), NO_RECENCY_DENSE_WEIGHT),  # the newest ten weeks old: too weak
         (2.0, datetime.date(2035, 1, 1), NO_RECENCY_DENSE_WEIGHT),  # every article ten years old: no prior left
     ],
 )
