@@ -49,6 +49,14 @@ def split_of(qid: str) -> Literal["dev", "test"]:
     return "dev" if digest[0] in "01234567" else "test"
 
 
+def newest_day(reader: Any) -> datetime.date | None:
+    """The date of an index's newest article (an IndexReader's `row_days`); None when no article is dated."""
+    from index.store import EPOCH, NO_DAY
+
+    days = reader.row_days[reader.row_days != NO_DAY]
+    return EPOCH + datetime.timedelta(days=int(days.max())) if len(days) else None
+
+
 def asked_on(qid: str) -> datetime.date | None:
     """The day a quiz question was published (its id starts YYYYMMDD): the `as_of` a reader asked it on."""
     head = qid.removeprefix("e-")[:8]

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, format_table, read_queries, write_json
-from index.store import LEXICAL_WITHIN_SHARE, IndexReader
+from index.store import EPOCH, LEXICAL_WITHIN_SHARE, NO_DAY, IndexReader
 from search.searcher import MODES, Searcher
 
 DEPTH = 100  # BM25 candidates a hybrid search asks for
@@ -43,9 +43,9 @@ def filter_masks(reader: IndexReader) -> dict[str, np.ndarray]:
     sources = [name for name, _ in reader.sources()]
     for name in sources[:3] + sources[len(sources) // 2 : len(sources) // 2 + 1] + sources[-12:-11]:
         masks[f"source={name}"] = reader.rows_from([name])
-    dated = reader.row_days[reader.row_days != reader.row_days.min()]
+    dated = reader.row_days[reader.row_days != NO_DAY]
     if len(dated):
-        middle = dt.date(1970, 1, 1) + dt.timedelta(days=int(np.median(dated)))
+        middle = EPOCH + dt.timedelta(days=int(np.median(dated)))
         for days in (7, 30, 45, 60, 90, 365):
             masks[f"{days} days from {middle}"] = reader.rows_dated(middle, middle + dt.timedelta(days=days - 1))
     return dict(sorted(masks.items(), key=lambda kv: float(kv[1].mean())))
@@ -56,7 +56,7 @@ def time_lexical_filters(reader: IndexReader, questions: list[str]) -> list[dict
     rows = []
     for name, mask in filter_masks(reader).items():
         inside_ms, widened_ms, same = [], [], 0
-        allowed = np.flatnonzero(mask)
+        allowed = np.flatnonzero(mask).tolist()
         for q in questions:
             t = time.perf_counter()
             inside = reader.lexical.search_within(q, DEPTH, allowed)

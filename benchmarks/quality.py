@@ -47,13 +47,13 @@ from benchmarks.data import (
     format_table,
     in_split,
     index_facts,
+    newest_day,
     read_answer_spans,
     read_qrels,
     read_queries,
     summarise,
     write_json,
 )
-from index.store import EPOCH, NO_DAY
 from search.searcher import DEFAULT_FUSION, DEFAULT_RECENCY, FUSIONS
 
 if TYPE_CHECKING:
@@ -78,29 +78,30 @@ class Variant:
     fusion: Fusion = "rrf"
     rerank: bool = False
     when: When = "quiz-day"  # as of the question's day with the default recency; "undated": neither; "later":
-    # as of the index's newest article, with the default recency
+    # as of `later` (the index's newest article's day), with the default recency
+    later: datetime.date | None = None
 
     @classmethod
-    def parse(cls, name: str) -> Variant:
+    def parse(cls, name: str, later: datetime.date | None = None) -> Variant:
         base, when = name, "quiz-day"
         for suffix in ("undated", "later"):
             if name.endswith(f"-{suffix}"):
                 base, when = name.removesuffix(f"-{suffix}"), suffix
         if base in ("dense", "lexical"):
-            return cls(name, base, when=when)  # type: ignore[arg-type]
+            return cls(name, base, when=when, later=later)  # type: ignore[arg-type]
         if base == "hybrid-rerank":
-            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, when=when)  # type: ignore[arg-type]
+            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, when=when, later=later)  # type: ignore[arg-type]
         mode, _, fusion = base.partition("-")
         if mode != "hybrid" or fusion not in FUSIONS:
             raise ValueError(
                 f"unknown mode {name!r}; use dense, lexical, hybrid-rrf, hybrid-minmax, hybrid-zscore, "
                 "hybrid-rerank, each optionally with -undated or -later"
             )
-        return cls(name, "hybrid", fusion, when=when)  # type: ignore[arg-type]
+        return cls(name, "hybrid", fusion, when=when, later=later)  # type: ignore[arg-type]
 
     def search(self, searcher: Searcher, qid: str, query: str, k: int) -> Any:
-        """The served search (one hit per article), as of the question's day, of no day, or of the newest article."""
-        as_of = {"quiz-day": asked_on(qid), "undated": None, "later": newest_day(searcher)}[self.when]
+        """The served search (one hit per article), as of the question's day, of no day, or of `later`."""
+        as_of = {"quiz-day": asked_on(qid), "undated": None, "later": self.later}[self.when]
         return searcher.search(
             query,
             k,
@@ -110,19 +111,6 @@ class Variant:
             as_of=as_of,
             recency=0.0 if self.when == "undated" else DEFAULT_RECENCY,
         )
-
-
-_NEWEST: dict[int, datetime.date | None] = {}
-
-
-def newest_day(searcher: Searcher) -> datetime.date | None:
-    """The date of the index's newest article (None when none is dated); found once per index."""
-    key = id(searcher.reader)
-    if key not in _NEWEST:
-        days = searcher.reader.row_days
-        dated = days[days != NO_DAY]
-        _NEWEST[key] = EPOCH + datetime.timedelta(days=int(dated.max())) if len(dated) else None
-    return _NEWEST[key]
 
 
 def retrieve(searcher: Searcher, qid: str, query: str, mode: Variant) -> Ranking:
@@ -290,13 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         names += ["lexical-later", "dense-later", f"hybrid-{DEFAULT_FUSION}-later"]
     else:
         names = ["dense", "dense-undated"]
+    newest = newest_day(searcher.reader)
     try:
-        variants = [Variant.parse(n.strip()) for n in names]
+        variants = [Variant.parse(n.strip(), later=newest) for n in names]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     manifest = searcher.reader.manifest
-    newest = newest_day(searcher)
     started = time.perf_counter()
     results: dict[str, Any] = {}
     try:

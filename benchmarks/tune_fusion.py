@@ -41,6 +41,7 @@ from benchmarks.data import (
     SPLIT_RULE,
     asked_on,
     format_table,
+    newest_day,
     read_qrels,
     read_queries,
     split_of,
@@ -69,7 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    from index.store import EPOCH, NO_DAY
     from search import ranking
     from search.searcher import DEFAULT_DEPTH, Searcher
 
@@ -79,9 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = read_queries(args.data / f"{QUESTIONS}.queries.tsv")
     qrels = read_qrels(args.data / f"{QUESTIONS}.qrels.tsv")
     started = time.perf_counter()
-    days = reader.row_days[reader.row_days != NO_DAY]
-    newest = EPOCH + datetime.timedelta(days=int(days.max())) if len(days) else datetime.date.today()
-    newest = args.later or newest
+    newest = args.later or newest_day(reader) or datetime.date.today()
     until_newest = reader.rows_dated(end=newest)
     lists: dict[str, dict[str, Any]] = {}
     for qid, query in queries.items():

@@ -12,7 +12,7 @@ tantivy (a selective date or source filter): BM25 scores are unchanged, and no w
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,9 @@ class LexicalIndex:
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         return self._search(query, k, None)
 
-    def search_within(self, query: str, k: int, rows: Iterable[int]) -> list[tuple[int, float]]:
+    def search_within(self, query: str, k: int, rows: Sequence[int]) -> list[tuple[int, float]]:
         """Top-k among `rows` only, with the same BM25 scores as `search` (needs `row_terms`)."""
-        return self._search(query, k, [int(r) for r in rows])
+        return self._search(query, k, list(rows))
 
     def _search(self, query: str, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
         terms = query_terms(query)

@@ -692,7 +692,7 @@ class IndexReader:
         if allowed is None:
             return self.lexical.search(query, k)
         if self.lexical.row_terms and allowed.mean() < LEXICAL_WITHIN_SHARE:
-            return self.lexical.search_within(query, k, np.flatnonzero(allowed))
+            return self.lexical.search_within(query, k, np.flatnonzero(allowed).tolist())
         return self.search_lexical_widened(query, k, allowed)
 
     def search_lexical_widened(self, query: str, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:

@@ -148,7 +148,7 @@ def test_a_filter_applied_inside_the_lexical_index_ranks_as_widening_does(search
     rng = np.random.default_rng(seed)
     mask = rng.random(len(reader.row_days)) < [0.0, 0.002, 0.01, 0.05, 0.3, 1.0][seed]
     for query in ("harbour", "ferry strike council", "storms budgets", "nothing-matches-this"):
-        inside = reader.lexical.search_within(query, 10, np.flatnonzero(mask))
+        inside = reader.lexical.search_within(query, 10, np.flatnonzero(mask).tolist())
         widened = reader.search_lexical_widened(query, 10, mask)
         assert [row for row, _ in inside] == [row for row, _ in widened]
         assert [s for _, s in inside] == pytest.approx([s for _, s in widened])

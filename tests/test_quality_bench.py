@@ -70,6 +70,7 @@ def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article
 
     import numpy as np
 
+    from benchmarks.data import newest_day
     from index.store import EPOCH, NO_DAY
 
     asked: list[tuple[object, float]] = []
@@ -79,7 +80,8 @@ def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article
         reader=SimpleNamespace(row_days=days),
         search=lambda query, k, **kw: asked.append((kw["as_of"], kw["recency"])),
     )
+    later = newest_day(searcher.reader)
     for name in ("hybrid-minmax", "hybrid-minmax-undated", "hybrid-minmax-later", "lexical-later"):
-        Variant.parse(name).search(searcher, "20220617_0", "who won?", 10)  # type: ignore[arg-type]
+        Variant.parse(name, later).search(searcher, "20220617_0", "who won?", 10)  # type: ignore[arg-type]
     assert asked == [(datetime.date(2022, 6, 17), 2.0), (None, 0.0), (newest, 2.0), (newest, 2.0)]
     assert Variant.parse("hybrid-rerank-later").rerank

@@ -327,7 +327,7 @@ def test_an_index_built_before_rows_were_indexed_is_searched_and_upgraded_by_the
         assert reader.lexical is not None and reader.lexical.row_terms
         for record in RECORDS:
             mask = reader.rows_of_article(record["id"])
-            inside = reader.lexical.search_within("harbour ferry council", 10, np.flatnonzero(mask))
+            inside = reader.lexical.search_within("harbour ferry council", 10, np.flatnonzero(mask).tolist())
             assert inside and inside == reader.search_lexical_widened("harbour ferry council", 10, mask)
     finally:
         reader.close()
