@@ -137,7 +137,7 @@ def build_index(
     total_bytes = sum(f.stat().st_size for f in files)
     report = BuildReport()
     started = time.perf_counter()
-    cache = EmbeddingCache(cache_path, encoder.info.fingerprint, encoder.dim) if cache_path else None
+    cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
     embed = Embedder(encoder, cache, report, batch_size)
     writer = IndexWriter(index_dir, encoder.dim)
     seen: set[str] = set()

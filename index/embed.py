@@ -97,6 +97,13 @@ class ModelInfo:
     max_tokens: int
     dtype: str
 
+    @property
+    def cache_key(self) -> str:
+        """What the embedding cache files this model's vectors under: its weights and the dtype that embeds
+        passages, so an fp32 build never reuses bf16 vectors. bfloat16 keeps the bare fingerprint, the key of
+        caches written before the dtype was part of it (bf16 is the default wherever the CPU has it)."""
+        return self.fingerprint if self.dtype == "bfloat16" else f"{self.fingerprint}/{self.dtype}"
+
 
 class Encoder:
     """Embeds documents and queries as L2-normalised float32 vectors; counts tokens with the model's tokenizer."""

@@ -837,9 +837,11 @@ class IndexReader:
 
 
 class EmbeddingCache:
-    """Vectors keyed by (model fingerprint, sha1 of the embedded text), so a rebuild embeds only new text."""
+    """Vectors keyed by (the model's cache key, sha1 of the embedded text), so a rebuild embeds only new text.
 
-    def __init__(self, path: Path, model_fingerprint: str, dim: int) -> None:
+    The cache key (`ModelInfo.cache_key`) names the weights and the passage dtype."""
+
+    def __init__(self, path: Path, model_key: str, dim: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path)
         self._db.executescript(
@@ -847,7 +849,7 @@ class EmbeddingCache:
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vector BLOB, PRIMARY KEY (model, key))"
             " WITHOUT ROWID;"
         )
-        self.model, self.dim = model_fingerprint, dim
+        self.model, self.dim = model_key, dim
 
     @staticmethod
     def key(text: str) -> bytes:

@@ -151,7 +151,7 @@ def add_articles(
                 report.deleted += 1
             else:
                 report.missing.append(article_id)
-        cache = EmbeddingCache(cache_path, encoder.info.fingerprint, encoder.dim) if cache_path else None
+        cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
         embed = Embedder(encoder, cache, report, batch_size=32)
         todo: list[tuple[Article, list[Any], list[str]]] = []
         reusable: dict[str, np.ndarray] = {}

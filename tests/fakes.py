@@ -48,16 +48,18 @@ class FakeEncoder:
     something, and no two different texts share a vector (no exact ties in rankings).
     """
 
-    def __init__(self, dim: int = 32, max_tokens: int = 128, fingerprint: str = "fake-words-0001") -> None:
+    def __init__(
+        self, dim: int = 32, max_tokens: int = 128, fingerprint: str = "fake-words-0001", dtype: str = "float32"
+    ) -> None:
         self.info = ModelInfo(
             name="fake-hashed-words",
             path="(in memory)",
             fingerprint=fingerprint,
             dim=dim,
             max_tokens=max_tokens,
-            dtype="float32",
+            dtype=dtype,
         )
-        self.dtype = "float32"
+        self.dtype = dtype
         self.documents_embedded = 0
 
     @property

@@ -166,6 +166,20 @@ def test_the_cache_is_not_shared_between_different_models(articles_file: Path, t
     assert other.cached == 0 and other.embedded == other.passages
 
 
+def test_the_cache_is_not_shared_between_the_dtypes_that_embedded_passages(articles_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite3"
+    build([articles_file], tmp_path / "fp32", FakeEncoder(dtype="float32"), cache_path=cache)
+    bf16 = build([articles_file], tmp_path / "bf16", FakeEncoder(dtype="bfloat16"), cache_path=cache)
+    assert bf16.cached == 0 and bf16.embedded == bf16.passages
+    again = build([articles_file], tmp_path / "bf16-again", FakeEncoder(dtype="bfloat16"), cache_path=cache)
+    assert again.cached == again.passages
+
+
+def test_bf16_vectors_keep_the_cache_key_of_caches_written_before_the_dtype_was_in_it() -> None:
+    assert FakeEncoder(fingerprint="abc", dtype="bfloat16").info.cache_key == "abc"
+    assert FakeEncoder(fingerprint="abc", dtype="float32").info.cache_key == "abc/float32"
+
+
 def test_a_build_without_a_cache_embeds_everything_every_time(articles_file: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
         report = build([articles_file], tmp_path / name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,5 +258,8 @@ def test_build_with_the_real_model_then_check_then_rebuild_from_the_cache(
     assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384
     assert manifest["splitter"]["max_tokens"] == 256
     assert run(index_cli.main, ["check", str(index_dir)], capsys)[0] == 0
-    code, _, err = run(index_cli.main, [*argv, "--dtype", "float32"], capsys)
+    code, _, err = run(index_cli.main, argv, capsys)
     assert code == 0 and "(0 embedded," in err
+    other = "float32" if manifest["model"]["dtype"] == "bfloat16" else "bfloat16"
+    code, _, err = run(index_cli.main, [*argv, "--dtype", other], capsys)  # other vectors: none from the cache
+    assert code == 0 and re.search(r"\([1-9][\d,]* embedded, 0 from cache\)", err), err
