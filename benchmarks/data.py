@@ -166,8 +166,10 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def write_json(report: dict[str, Any], out: Path | None, name: str) -> Path:
-    """Write `report` to `out`, or to benchmarks/out/<name>-<UTC time>.json; returns the path written."""
-    path = out or OUT_DIR / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    """Write `report` to `out`, or to <name>-<UTC time>.json in benchmarks/out/ (or in `out` when it is a folder);
+    returns the path written."""
+    stamped = f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    path = out / stamped if out is not None and out.is_dir() else out or OUT_DIR / stamped
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -209,7 +209,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
-    p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/latency-*.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON report: a file, or a folder to write latency-<time>.json in (default benchmarks/out/)",
+    )
     p.add_argument("--split", choices=SPLITS, default="dev", help=f"questions to time (default dev; {SPLIT_RULE})")
     p.add_argument("--repeat", type=int, default=3, help="passes over the queries (default 3)")
     p.add_argument("-k", type=int, default=10, help="hits per query (default 10)")

@@ -243,7 +243,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
-    p.add_argument("--out", type=Path, default=None, help="JSON report path (default benchmarks/out/quality-*.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON report: a file, or a folder to write quality-<time>.json in (default benchmarks/out/)",
+    )
     p.add_argument("--split", choices=SPLITS, default="all", help=SPLIT_RULE)
     p.add_argument("--modes", default=None, help="comma-separated modes to compare (default: all supported)")
     p.add_argument(

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from benchmarks.data import write_json
 from benchmarks.quality import Ranking, Variant, score_answer_spans
 
 
@@ -85,3 +86,12 @@ def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article
         Variant.parse(name, later).search(searcher, "20220617_0", "who won?", 10)  # type: ignore[arg-type]
     assert asked == [(datetime.date(2022, 6, 17), 2.0), (None, 0.0), (newest, 2.0), (newest, 2.0)]
     assert Variant.parse("hybrid-rerank-later").rerank
+
+
+def test_a_report_given_a_folder_is_written_inside_it_and_given_a_file_is_written_there(tmp_path: Path) -> None:
+    inside = write_json({"a": 1}, tmp_path, "quality")
+    assert (
+        inside.parent == tmp_path and inside.name.startswith("quality-") and json.loads(inside.read_text()) == {"a": 1}
+    )
+    named = write_json({"b": 2}, tmp_path / "new" / "report.json", "quality")
+    assert named == tmp_path / "new" / "report.json" and json.loads(named.read_text()) == {"b": 2}
