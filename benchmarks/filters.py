@@ -13,7 +13,8 @@ and date windows of the index) and the first `--questions` RealTimeQA questions 
 hybrid search asks): inside the lexical index (a term set over `row`, its cost grows with the rows that pass)
 and widening (search everything for k, 4k, 16k, ... until k pass: its cost grows as fewer pass). It checks
 that both return the same rows and prints the median time of each, and the one the reader chooses
-(`LEXICAL_WITHIN_SHARE`). Needs an index built with indexed rows (`row_terms` in the manifest's lexical part).
+(`IndexReader.lexical_filters_inside`). Needs an index built with indexed rows (`row_terms` in the manifest's
+lexical part).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, format_table, read_queries, write_json
-from index.store import EPOCH, LEXICAL_WITHIN_SHARE, NO_DAY, IndexReader
+from index.store import EPOCH, NO_DAY, IndexReader
 from search.searcher import MODES, Searcher
 
 DEPTH = 100  # BM25 candidates a hybrid search asks for
@@ -74,7 +75,7 @@ def time_lexical_filters(reader: IndexReader, questions: list[str]) -> list[dict
                 "widened_p50_ms": statistics.median(widened_ms),
                 "same_rows": same,
                 "questions": len(questions),
-                "chosen": "inside" if mask.mean() < LEXICAL_WITHIN_SHARE else "widened",
+                "chosen": "inside" if reader.lexical_filters_inside(mask) else "widened",
             }
         )
     return rows

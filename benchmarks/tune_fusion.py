@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(weight, tuple):
             _, threshold, w_prior, w_none = weight
             rows = [row for row, _ in dense + lexical]
-            spread = ranking.prior_spread(rows, age, recency, half_life) if age else 0.0
+            spread = ranking.prior_spread(rows, age, recency, half_life) if age is not None else 0.0
             weight = w_prior if spread >= threshold else w_none
         if method in ("dense", "lexical"):
             fused = dense if method == "dense" else lexical

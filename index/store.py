@@ -691,9 +691,14 @@ class IndexReader:
             return []
         if allowed is None:
             return self.lexical.search(query, k)
-        if self.lexical.row_terms and allowed.mean() < LEXICAL_WITHIN_SHARE:
+        if self.lexical_filters_inside(allowed):
             return self.lexical.search_within(query, k, np.flatnonzero(allowed).tolist())
         return self.search_lexical_widened(query, k, allowed)
+
+    def lexical_filters_inside(self, allowed: np.ndarray) -> bool:
+        """Whether `search_lexical` applies this filter inside the lexical index (few rows pass, `row` indexed)
+        rather than widening the search."""
+        return self.lexical is not None and self.lexical.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE
 
     def search_lexical_widened(self, query: str, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """Top-k among `allowed` rows by searching all rows for k, 4k, 16k, ... until k pass or none are left."""

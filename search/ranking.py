@@ -87,12 +87,15 @@ def recency_boost(
     if not grouped or weight <= 0:
         return grouped
     norm = _minmax([score for _, score, _ in grouped])
-    rescored = []
-    for row, score, more in grouped:
-        age = age_days(row)
-        prior = 0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life)
-        rescored.append((row, norm(score) + weight * prior, more))
+    rescored = [
+        (row, norm(score) + weight * recency_prior(age_days(row), half_life), more) for row, score, more in grouped
+    ]
     return sorted(rescored, key=lambda x: (-x[1], x[0]))
+
+
+def recency_prior(age: float | None, half_life: float) -> float:
+    """0.5 ** (age / half_life): 1 on the reference day (or after it), 0 for an undated article."""
+    return 0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life)
 
 
 def prior_spread(
@@ -103,10 +106,7 @@ def prior_spread(
     reorders nothing but near-ties, and the ranking is relevance alone."""
     if weight <= 0 or not rows:
         return 0.0
-    priors = []
-    for row in rows:
-        age = age_days(row)
-        priors.append(0.0 if age is None else 0.5 ** (max(age, 0.0) / half_life))
+    priors = [recency_prior(age_days(row), half_life) for row in rows]
     return weight * (max(priors) - min(priors))
 
 
