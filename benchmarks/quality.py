@@ -304,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sets": sets,
                 "answer_spans": answers,
                 "latency_ms": latency(searcher, variant, args),
+                # each question's top 10 as served (article, shown passage's offsets): to compare two builds
+                "top10": {qid: r.top_passages for qid, r in sorted(rankings.items())},
             }
     except (DataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
