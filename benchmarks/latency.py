@@ -237,7 +237,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from index import vectors
-    from index.store import StoreError
+    from index.errors import StoreError
     from search.searcher import Searcher
 
     try:

@@ -254,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     for var in THREAD_VARS:
         os.environ.setdefault(var, "1")  # before numpy loads: one thread per engine
-    from index.store import IndexReader, StoreError
+    from index.errors import StoreError
+    from index.store import IndexReader
 
     try:
         queries = data.read_queries(args.data / f"{data.QUESTIONS}.queries.tsv")

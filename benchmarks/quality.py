@@ -261,7 +261,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from index.store import StoreError
+    from index.errors import StoreError
     from search.searcher import Searcher
 
     inputs = [args.data / f"{name}.{kind}.tsv" for name in (QUESTIONS, EVIDENCE) for kind in ("queries", "qrels")]

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
+from index.errors import InputError
+
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv", ".tsv")
 TEXT_SUFFIXES = (".txt", ".text")
@@ -41,10 +43,6 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 }
 MAX_RECORD_CHARS = 16_000_000  # a record larger than this is reported, not read (CSV field limit too)
 _DATE_HEADER = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\s+")
-
-
-class InputError(Exception):
-    """An input path that cannot be read at all (missing, or a format Dateline does not know)."""
 
 
 @dataclass(frozen=True, slots=True)

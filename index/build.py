@@ -16,15 +16,12 @@ import numpy as np
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, input_files, read_articles
 from index.embed import Encoder
+from index.errors import BuildFailed
 from index.split import SplitSettings, embedding_text, split_article, title_budget
-from index.store import EmbeddingCache, IndexWriter, StoreError
+from index.store import EmbeddingCache, IndexWriter
 
 CHUNK_PASSAGES = 1024  # passages embedded per call: large enough to sort by length, small enough to stream
 SHOW_PROBLEMS = 50  # problems printed one per line; the rest are counted by reason in the summary
-
-
-class BuildFailed(StoreError):
-    """The build wrote nothing: the serving index is untouched. The message says why and what to fix."""
 
 
 @dataclass

@@ -8,11 +8,11 @@ from typing import Any
 
 from index import lexical
 from index import vectors as vecs
+from index.errors import StoreError
 from index.store import (
     LEXICAL,
     MANIFEST,
     VECTORS,
-    StoreError,
     _sha256,
     read_manifest,
     resolve_generation,

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.articles import InputError, input_files
+from index.articles import input_files
+from index.errors import InputError, ModelError, StoreError
 
 DEFAULT_INDEX = "data/index"
 WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
@@ -93,7 +94,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from index.store import StoreError
 
     try:
         if args.command == "build":
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from index.build import build_index, default_cache_path
-    from index.embed import DEFAULT_MODEL, Encoder, ModelError
+    from index.embed import DEFAULT_MODEL, Encoder
     from index.split import SplitSettings
 
     input_files(args.inputs)  # a missing path or unknown format fails now, not after the model has loaded
@@ -207,7 +207,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     from index.build import default_cache_path
-    from index.embed import MODELS, Encoder, ModelError
+    from index.embed import MODELS, Encoder
     from index.store import read_manifest, resolve_generation
     from index.update import add_files
 

@@ -29,8 +29,9 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, Record, input_files, read_file
-from index.build import SHOW_PROBLEMS, BuildFailed, BuildReport, split_settings, versions
+from index.build import SHOW_PROBLEMS, BuildReport, split_settings, versions
 from index.embed import MODELS, Encoder, Tokenizer
+from index.errors import BuildFailed
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import IndexWriter
 

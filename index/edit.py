@@ -23,6 +23,7 @@ import numpy as np
 from index import lexical
 from index import vectors as vecs
 from index.articles import Article, Passage
+from index.errors import IndexCorrupt, StoreError
 from index.store import (
     FORMAT,
     FORMAT_VERSION,
@@ -30,9 +31,7 @@ from index.store import (
     LEXICAL,
     STORE,
     VECTORS,
-    IndexCorrupt,
     StoreEditor,
-    StoreError,
     acquire_write_lock,
     check_files,
     file_entries,

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from index.errors import ModelError
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -46,10 +48,6 @@ QUERY_PROBES = (
     "central bank interest rates inflation",
     "Ferry crews strike over winter shifts",
 )
-
-
-class ModelError(Exception):
-    """The embedding model cannot be found or loaded; the message says how to install or point to one."""
 
 
 def resolve_model(spec: str) -> Path:

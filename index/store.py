@@ -41,6 +41,7 @@ import numpy as np
 from index import dedup, lexical
 from index import vectors as vecs
 from index.articles import Article, Passage
+from index.errors import IndexBusy, IndexCorrupt, IndexMissing
 
 FORMAT = "dateline-index"
 FORMAT_VERSION = 1
@@ -82,22 +83,6 @@ def _day(iso: str | None) -> int:
         return (datetime.date.fromisoformat(iso[:10]) - EPOCH).days
     except ValueError:
         return int(NO_DAY)
-
-
-class StoreError(Exception):
-    """Base of index problems; the message always says what to do."""
-
-
-class IndexMissing(StoreError):
-    """No index where one was expected."""
-
-
-class IndexCorrupt(StoreError):
-    """An index whose files disagree with its manifest or with each other."""
-
-
-class IndexBusy(StoreError):
-    """Another process is writing the index (one writer at a time); retry when it has finished."""
 
 
 # A filter passing under this share of the rows is applied inside the lexical index (a term set over `row`; its

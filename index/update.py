@@ -16,23 +16,19 @@ from typing import Any
 import numpy as np
 
 from index.articles import Article, Passage, Problem, Record, input_files, read_articles
-from index.build import BuildFailed, Embedder, versions
+from index.build import Embedder, versions
 from index.edit import IndexEditor
 from index.embed import Encoder
+from index.errors import BuildFailed, ModelMismatch
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import (
     EmbeddingCache,
     IndexReader,
     IndexWriter,
-    StoreError,
     read_manifest,
     resolve_generation,
     unchanged_articles,
 )
-
-
-class ModelMismatch(StoreError):
-    """An add with a model other than the index's: its vectors would not be comparable."""
 
 
 @dataclass

@@ -21,7 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from index.articles import Article, Problem, article_from_fields
-from index.store import IndexBusy, StoreError, read_manifest, resolve_generation
+from index.errors import DatelineError, IndexBusy
+from index.store import read_manifest, resolve_generation
 from search.live import LiveSearcher
 from search.schemas import (
     ArticleOut,
@@ -36,7 +37,7 @@ from search.schemas import (
     execute,
     to_response,
 )
-from search.searcher import NoLexicalIndex, NoReranker, Searcher
+from search.searcher import Searcher
 from search.settings import Settings
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -165,13 +166,10 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
         """Prometheus text format: request counts and latency histograms per endpoint and per ranking stage."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.exception_handler(StoreError)
-    def store_error(request: Request, exc: StoreError) -> JSONResponse:
-        # A request this index cannot serve (no lexical index, no reranker) is the client's to change: 400.
-        if isinstance(exc, IndexBusy):
-            return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": "5"})
-        status = 400 if isinstance(exc, NoLexicalIndex | NoReranker) else 503
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+    @app.exception_handler(DatelineError)
+    def dateline_error(request: Request, exc: DatelineError) -> JSONResponse:
+        # Each class in index/errors.py says its status: 400 for a request this index cannot serve, 503 otherwise.
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)}, headers=exc.headers)
 
     def key_matches(credentials: HTTPAuthorizationCredentials | None, keys: list[str | None]) -> None:
         if credentials is None:

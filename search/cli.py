@@ -61,7 +61,7 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from index.store import StoreError
+    from index.errors import StoreError
 
     try:
         if argv[:1] == ["serve"]:

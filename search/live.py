@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.store import IndexReader, StoreError, resolve_generation
+from index.errors import StoreError
+from index.store import IndexReader, resolve_generation
 from search.searcher import Searcher
 
 log = logging.getLogger("dateline.reload")

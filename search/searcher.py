@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 
 from index.embed import MODELS, Encoder, Reranker
-from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage, StoreError
+from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
+from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage
 from search import highlight as hl
 from search import ranking
 
@@ -59,18 +60,6 @@ DEFAULT_HALF_LIFE_DAYS = 30.0
 def fusion_weight(prior_spread: float) -> float:
     """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""
     return DEFAULT_DENSE_WEIGHT if prior_spread >= MIN_PRIOR_SPREAD else NO_RECENCY_DENSE_WEIGHT
-
-
-class ModelMismatch(StoreError):
-    """The query model differs from the one the index was built with: scores would be meaningless."""
-
-
-class NoLexicalIndex(StoreError):
-    """Lexical or hybrid search on an index built without a lexical index."""
-
-
-class NoReranker(StoreError):
-    """rerank=true with no cross-encoder configured."""
 
 
 @dataclass(frozen=True, slots=True)

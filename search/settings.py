@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from index.embed import QUERY_ENCODERS
+from index.errors import SettingsError
 
 DEFAULT_INDEX = "data/index"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # POST /articles bodies past this are refused with 413
 MAX_BATCH = 1000  # articles per POST /articles; more is a 413
-
-
-class SettingsError(ValueError):
-    """A setting with a value that cannot be used; the message names the variable."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,16 +27,13 @@ from typing import Any, cast
 import numpy as np
 
 from index.embed import MODELS, Encoder
-from index.store import ArticleInfo, IndexCorrupt, IndexMissing, IndexReader, StoredPassage, StoreError
+from index.errors import IndexCorrupt, IndexMissing, ShardMismatch
+from index.store import ArticleInfo, IndexReader, StoredPassage
 from search.searcher import Searcher
 
 SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
 
 Ranked = list[tuple[int, float]]
-
-
-class ShardMismatch(StoreError):
-    """Shards that cannot be searched as one index (another model, dimension or build)."""
 
 
 def shard_paths(index: Path) -> list[Path]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.articles import Article, InputError, Problem, input_files, normalise_date, read_articles
+from index.articles import Article, Problem, input_files, normalise_date, read_articles
+from index.errors import InputError
 from tests.fakes import SEED_ARTICLE, made_up_articles, made_up_text, need_shared_data, write_jsonl
 
 

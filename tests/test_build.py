@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.build import BuildFailed, build_index
+from index.build import build_index
+from index.errors import BuildFailed
 from index.store import IndexReader
 from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
 from tests.fakes import fake_build as build

@@ -13,7 +13,8 @@ import index.embed
 import search.searcher
 from index import cli as index_cli
 from index.build import default_cache_path
-from index.embed import ModelError, resolve_model
+from index.embed import resolve_model
+from index.errors import ModelError
 from index.store import CURRENT, VECTORS, IndexReader
 from search import cli as search_cli
 from tests.fakes import FakeEncoder, made_up_articles, write_jsonl

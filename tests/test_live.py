@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.articles import Article
+from index.errors import SettingsError
 from index.store import IndexReader, acquire_write_lock
 from index.update import add_articles, delete_articles
 from search.app import create_app
 from search.live import LiveSearcher
 from search.searcher import Searcher
-from search.settings import Settings, SettingsError
+from search.settings import Settings
 from tests.fakes import FakeEncoder, made_up_articles, made_up_text
 
 API_KEY = "write-key-0123456789abcdef"

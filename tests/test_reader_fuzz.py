@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import index.articles
-from index.build import BuildFailed
+from index.errors import BuildFailed
 from index.store import IndexReader
 from tests.fakes import fake_build, made_up_text
 

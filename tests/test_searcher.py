@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from index.build import build_index
+from index.errors import NoLexicalIndex
 from index.store import IndexReader
 from search import ranking
 from search.searcher import (
     DEFAULT_DENSE_WEIGHT,
     NO_RECENCY_DENSE_WEIGHT,
     RERANK_DEPTH,
-    NoLexicalIndex,
     Searcher,
 )
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from index.store import IndexMissing, IndexReader
+from index.errors import IndexMissing, ModelMismatch
+from index.store import IndexReader
 from search.app import create_app
 from search.schemas import MAX_K, MAX_QUERY_CHARS
-from search.searcher import ModelMismatch, Searcher
+from search.searcher import Searcher
 from search.settings import Settings
 from tests.fakes import FakeEncoder, made_up_articles
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from search.settings import Settings, SettingsError
+from index.errors import SettingsError
+from search.settings import Settings
 
 
 def test_defaults_need_no_environment() -> None:

@@ -13,11 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from index.distributed import shard_of
+from index.errors import ShardMismatch
 from index.store import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings
-from search.shards import ShardedReader, ShardMismatch, merge_top_k, shard_paths
+from search.shards import ShardedReader, merge_top_k, shard_paths
 from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
 
 QUERIES = [

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import index.build
-from index.articles import Article, InputError, read_articles
-from index.build import BuildFailed
+from index.articles import Article, read_articles
+from index.errors import BuildFailed, IndexCorrupt, IndexMissing, InputError, StoreError
 from index.split import embedding_text, split_article, title_budget
 from index.store import (
     CURRENT,
@@ -22,11 +22,8 @@ from index.store import (
     MANIFEST,
     STORE,
     VECTORS,
-    IndexCorrupt,
-    IndexMissing,
     IndexReader,
     IndexWriter,
-    StoreError,
 )
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
 from tests.fakes import fake_build as build

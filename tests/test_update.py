@@ -17,8 +17,9 @@ from index import cli as index_cli
 from index.articles import Article
 from index.check import check_index
 from index.edit import IndexEditor
-from index.store import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, IndexBusy, IndexReader, acquire_write_lock
-from index.update import ModelMismatch, add_articles, add_files, compact, delete_articles
+from index.errors import IndexBusy, ModelMismatch
+from index.store import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, IndexReader, acquire_write_lock
+from index.update import add_articles, add_files, compact, delete_articles
 from search.searcher import Searcher
 from tests.fakes import FakeEncoder, made_up_articles, made_up_text, write_jsonl
 
