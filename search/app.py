@@ -123,7 +123,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
                 rerank_model=settings.rerank_model,
                 query_encoder=settings.query_encoder,
             )
-        live = LiveSearcher(settings.index, loaded)
+        live = LiveSearcher.following(settings.index, loaded)
         app.state.live = live
         if settings.reload_seconds > 0:
             live.watch(settings.reload_seconds)

@@ -14,10 +14,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from index.errors import StoreError
 from index.store import IndexReader, resolve_generation
 from search.searcher import Searcher
+from search.shards import ShardedReader, resolve_shards, shard_paths
 
 log = logging.getLogger("dateline.reload")
 
@@ -30,10 +32,12 @@ class LiveSearcher:
         index_path: Path,
         searcher: Searcher,
         open_reader: Callable[[Path], IndexReader] = IndexReader,
+        resolve: Callable[[Path], Path] = resolve_generation,
     ) -> None:
         self.index_path = Path(index_path)
         self._searcher = searcher
         self._open_reader = open_reader
+        self._resolve = resolve  # index folder -> the generation it serves now, named as reader.generation is
         self._leases: dict[Searcher, int] = {searcher: 0}
         self._lock = threading.Lock()  # guards _searcher and _leases
         self._reload_lock = threading.Lock()  # one reload at a time
@@ -41,6 +45,18 @@ class LiveSearcher:
         self._watcher: threading.Thread | None = None
         self.reloads = 0
         self.last_error: str | None = None
+
+    @classmethod
+    def following(cls, index_path: Path, searcher: Searcher) -> LiveSearcher:
+        """The live searcher of an index folder, or of a folder of shards (each shard's `current` followed)."""
+        if not shard_paths(index_path):
+            return cls(index_path, searcher)
+        return cls(
+            index_path,
+            searcher,
+            open_reader=lambda _: cast(IndexReader, ShardedReader.open([index_path])),
+            resolve=resolve_shards,
+        )
 
     @property
     def searcher(self) -> Searcher:
@@ -67,7 +83,7 @@ class LiveSearcher:
         """Swap in the generation `current` points to, if it is not the one served; True if it swapped."""
         with self._reload_lock:
             try:
-                target = resolve_generation(self.index_path)
+                target = self._resolve(self.index_path)
                 if target == self._searcher.reader.generation:
                     return False
                 reader = self._open_reader(target)

@@ -28,7 +28,7 @@ def app_for(settings: Settings) -> Any:  # a FastAPI app (fastapi is imported by
     shards = shard_paths(settings.index)
     if not shards:
         return create_app(settings)
-    searcher = open_searcher(shards, settings.model, settings.threads, settings.query_encoder)
+    searcher = open_searcher(shards, settings.model, settings.threads, settings.query_encoder, settings.rerank_model)
     return create_app(settings, searcher=searcher)
 
 

@@ -109,7 +109,18 @@ class Searcher:
         query_encoder: str = "auto",
     ) -> Searcher:
         """Load an index and the model it was built with (or `model`, which must be the same weights)."""
-        reader = IndexReader(index_path)
+        return cls.over(IndexReader(index_path), model, threads, rerank_model, query_encoder)
+
+    @classmethod
+    def over(
+        cls,
+        reader: IndexReader,
+        model: str | None = None,
+        threads: int | None = 1,
+        rerank_model: str | None = None,
+        query_encoder: str = "auto",
+    ) -> Searcher:
+        """A searcher over an open reader with its index's model (or `model`) and, given one, a cross-encoder."""
         built = reader.manifest["model"]
         spec = model or (built["name"] if built["name"] in MODELS else built["path"])
         reranker = Reranker(rerank_model) if rerank_model else None

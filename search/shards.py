@@ -26,9 +26,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from index.embed import MODELS, Encoder
 from index.errors import IndexCorrupt, IndexMissing, ShardMismatch
-from index.store import ArticleInfo, IndexReader, StoredPassage
+from index.store import ArticleInfo, IndexReader, StoredPassage, resolve_generation
 from search.searcher import Searcher
 
 SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
@@ -74,7 +73,7 @@ class ShardedReader:
             )
         sizes = [len(r.row_days) for r in self.shards]  # rows, deleted ones included (a row per vector)
         self.offsets = [0, *np.cumsum(sizes).tolist()]
-        self.generation = Path(", ".join(str(r.generation) for r in self.shards))  # for messages only
+        self.generation = joined(r.generation for r in self.shards)
         self.manifest: dict[str, Any] = {
             **first,
             "generation": "+".join(r.manifest["generation"] for r in self.shards),
@@ -212,11 +211,22 @@ class _ShardedLexical:
 
 
 def open_searcher(
-    paths: Iterable[Path], model: str | None = None, threads: int | None = 1, query_encoder: str = "auto"
+    paths: Iterable[Path],
+    model: str | None = None,
+    threads: int | None = 1,
+    query_encoder: str = "auto",
+    rerank_model: str | None = None,
 ) -> Searcher:
     """A Searcher over shards: every mode, filter and grouping, run on the merged candidate lists."""
-    reader = ShardedReader.open(paths)
-    built = reader.manifest["model"]
-    spec = model or (built["name"] if built["name"] in MODELS else built["path"])
-    encoder = Encoder(spec, dtype="float32", threads=threads, queries=query_encoder)
-    return Searcher(cast(IndexReader, reader), encoder)  # ShardedReader has the read side Searcher uses
+    reader = cast(IndexReader, ShardedReader.open(paths))  # ShardedReader has the read side Searcher uses
+    return Searcher.over(reader, model, threads, rerank_model, query_encoder)
+
+
+def joined(generations: Iterable[Path]) -> Path:
+    """Shards' generations named as one (ShardedReader.generation; what the live reloader compares)."""
+    return Path(", ".join(str(g) for g in generations))
+
+
+def resolve_shards(index: Path) -> Path:
+    """The generations a folder of shards serves now (each shard's `current`), joined as ShardedReader names them."""
+    return joined(resolve_generation(p) for p in shard_paths(index))
