@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import time
@@ -17,11 +16,11 @@ from index import vectors as vecs
 from index.articles import Article, Passage, Problem, input_files, read_articles
 from index.embed import Encoder
 from index.errors import BuildFailed
+from index.intake import Intake, show_problems, skip_reasons
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import EmbeddingCache, IndexWriter
 
 CHUNK_PASSAGES = 1024  # passages embedded per call: large enough to sort by length, small enough to stream
-SHOW_PROBLEMS = 50  # problems printed one per line; the rest are counted by reason in the summary
 
 
 @dataclass
@@ -41,8 +40,7 @@ class BuildReport:
         return sum(p.skipped for p in self.problems)
 
     def reasons(self) -> list[tuple[str, int]]:
-        counts = collections.Counter(_reason_kind(p.reason) for p in self.problems if p.skipped)
-        return counts.most_common()
+        return skip_reasons(self.problems)
 
     def summary(self) -> str:
         rate = self.passages / self.seconds if self.seconds else 0.0
@@ -70,10 +68,6 @@ class BuildReport:
             "passages_per_s": round(self.passages / self.seconds, 1) if self.seconds else None,
             "skipped_by_reason": dict(self.reasons()),
         }
-
-
-def _reason_kind(reason: str) -> str:
-    return reason.split(" (")[0].split(":")[0]
 
 
 def default_cache_path() -> Path:
@@ -137,79 +131,24 @@ def build_index(
     cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
     embed = Embedder(encoder, cache, report, batch_size)
     writer = IndexWriter(index_dir, encoder.dim)
-    seen: set[str] = set()
-    pending: list[tuple[Article, list[Passage], list[str]]] = []
-    pending_passages = 0
     bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="indexing", disable=not progress, mininterval=1)
-
-    def flush() -> None:
-        nonlocal pending_passages
-        texts = [t for _, _, ts in pending for t in ts]
-        vectors = embed(texts)
-        at = 0
-        for article, passages, ts in pending:
-            writer.add(article, passages, vectors[at : at + len(ts)])
-            at += len(ts)
-            report.indexed += 1
-            report.passages += len(passages)
-        pending.clear()
-        pending_passages = 0
-        elapsed = time.perf_counter() - started
-        bar.set_postfix_str(
-            f"{report.indexed:,} articles, {report.passages:,} passages, {report.passages / elapsed:,.0f} passages/s",
-            refresh=False,
-        )
-
-    def problem(p: Problem) -> None:
-        report.problems.append(p)
-        if len(report.problems) <= SHOW_PROBLEMS:
-            bar.write(str(p), file=sys.stderr)
-        elif len(report.problems) == SHOW_PROBLEMS + 1:
-            bar.write("... more problems are counted in the summary", file=sys.stderr)
-
     try:
-        for record in read_articles(files, on_bytes=bar.update):
-            if isinstance(record, Problem):
-                report.read += record.skipped
-                problem(record)
-                continue
-            report.read += 1
-            if record.article_id in seen:
-                path, _, line = record.where.rpartition(":")
-                problem(
-                    Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept")
-                )
-                continue
-            seen.add(record.article_id)
-            passages = split_article(record, encoder.count_tokens, settings)
+        pending = _Pending(writer, embed, report, bar, started)
+        intake = Intake(report, show_problems(lambda line: bar.write(line, file=sys.stderr)))
+        for article in intake.accept(read_articles(files, on_bytes=bar.update)):
+            passages = split_article(article, encoder.count_tokens, settings)
             if not passages:
-                path, _, line = record.where.rpartition(":")
-                problem(Problem(path, int(line or 0), f"article {record.article_id!r} has no text"))
+                intake.no_text(article)
                 continue
-            title, _ = title_budget(record.title, settings, encoder.count_tokens)
-            pending.append((record, passages, [embedding_text(title, p.text) for p in passages]))
-            pending_passages += len(passages)
-            if pending_passages >= CHUNK_PASSAGES:
-                flush()
-        if pending:
-            flush()
+            title, _ = title_budget(article.title, settings, encoder.count_tokens)
+            pending.add(article, passages, [embedding_text(title, p.text) for p in passages])
+        pending.flush()
         bar.close()
-        if report.indexed == 0:
-            raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
-        if strict and report.problems:
-            raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
+        refuse_failed(report, inputs, strict)
         report.seconds = time.perf_counter() - started
-        manifest = {
-            "model": encoder.describe(),
-            "splitter": {
-                "max_tokens": settings.max_tokens,
-                "overlap_tokens": settings.overlap_tokens,
-                "max_title_tokens": settings.max_title_tokens,
-            },
-            "versions": versions(),
-            "build": {**report.as_dict(), "inputs": [str(p) for p in inputs]},
-        }
-        final = writer.commit(manifest, index_spec)
+        final = writer.commit(
+            build_manifest(encoder, settings, {**report.as_dict(), "inputs": [str(p) for p in inputs]}), index_spec
+        )
         report.generation = final.name
         report.seconds = time.perf_counter() - started
         return report
@@ -220,6 +159,62 @@ def build_index(
     finally:
         if cache:
             cache.close()
+
+
+class _Pending:
+    """Articles waiting to be embedded together (CHUNK_PASSAGES passages at a time), then written in order."""
+
+    def __init__(self, writer: IndexWriter, embed: Embedder, report: BuildReport, bar: Any, started: float) -> None:
+        self.writer, self.embed, self.report, self.bar, self.started = writer, embed, report, bar, started
+        self.articles: list[tuple[Article, list[Passage], list[str]]] = []
+        self.passages = 0
+
+    def add(self, article: Article, passages: list[Passage], texts: list[str]) -> None:
+        self.articles.append((article, passages, texts))
+        self.passages += len(passages)
+        if self.passages >= CHUNK_PASSAGES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.articles:
+            return
+        report = self.report
+        vectors = self.embed([t for _, _, ts in self.articles for t in ts])
+        at = 0
+        for article, passages, ts in self.articles:
+            self.writer.add(article, passages, vectors[at : at + len(ts)])
+            at += len(ts)
+            report.indexed += 1
+            report.passages += len(passages)
+        self.articles.clear()
+        self.passages = 0
+        elapsed = time.perf_counter() - self.started
+        self.bar.set_postfix_str(
+            f"{report.indexed:,} articles, {report.passages:,} passages, {report.passages / elapsed:,.0f} passages/s",
+            refresh=False,
+        )
+
+
+def refuse_failed(report: BuildReport, inputs: Sequence[str | Path], strict: bool) -> None:
+    """BuildFailed when nothing could be indexed, or (with `strict`) when any record had a problem."""
+    if report.indexed == 0:
+        raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
+    if strict and report.problems:
+        raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
+
+
+def build_manifest(encoder: Encoder, settings: SplitSettings, build: dict[str, Any]) -> dict[str, Any]:
+    """What a build tells the writer about its generation: model, splitter, software and the build report."""
+    return {
+        "model": encoder.describe(),
+        "splitter": {
+            "max_tokens": settings.max_tokens,
+            "overlap_tokens": settings.overlap_tokens,
+            "max_title_tokens": settings.max_title_tokens,
+        },
+        "versions": versions(),
+        "build": build,
+    }
 
 
 def versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from index.articles import input_files
 from index.errors import InputError, ModelError, StoreError
+from index.intake import SHOW_PROBLEMS
 
 DEFAULT_INDEX = "data/index"
 WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
@@ -207,14 +208,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     from index.build import default_cache_path
-    from index.embed import MODELS, Encoder
+    from index.embed import Encoder, model_spec
     from index.store import read_manifest, resolve_generation
     from index.update import add_files
 
     input_files(args.inputs)
     built = read_manifest(resolve_generation(Path(args.index)))["model"]
     try:
-        encoder = Encoder(built["name"] if built["name"] in MODELS else built["path"], dtype=args.dtype)
+        encoder = Encoder(model_spec(built["name"], built["path"]), dtype=args.dtype)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -222,20 +223,20 @@ def _add(args: argparse.Namespace) -> int:
     report = add_files(
         Path(args.index), args.inputs, encoder, cache_path=cache, strict=args.strict, wait=args.wait, delete=args.delete
     )
-    for problem in report.problems[:50]:
+    for problem in report.problems[:SHOW_PROBLEMS]:
         print(problem, file=sys.stderr)
     print(report.summary(), file=sys.stderr)
     return 0
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from index.embed import MODELS
+    from index.embed import model_spec
     from index.finetune import TuneSettings, finetune
     from index.store import read_manifest, resolve_generation
 
     index_dir = Path(args.index)
     built = read_manifest(resolve_generation(index_dir))["model"]
-    base = args.model or (built["name"] if built["name"] in MODELS else built["path"])
+    base = args.model or model_spec(built["name"], built["path"])
     out = Path(args.out) if args.out else index_dir / "models" / "tuned"
     try:
         exclude = Path(args.exclude).read_text(encoding="utf-8").split() if args.exclude else []

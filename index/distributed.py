@@ -17,7 +17,6 @@ import functools
 import hashlib
 import json
 import logging
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,9 +28,10 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, Record, input_files, read_file
-from index.build import SHOW_PROBLEMS, BuildReport, split_settings, versions
-from index.embed import MODELS, Encoder, Tokenizer
+from index.build import BuildReport, build_manifest, refuse_failed, split_settings
+from index.embed import Encoder, Tokenizer, model_spec
 from index.errors import BuildFailed
+from index.intake import Intake, show_problems
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import IndexWriter
 
@@ -208,31 +208,7 @@ def build_index_ray(
         context.target_max_block_size = options.block_bytes
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         actors = options.actors or max(1, int(cpus // options.cpus_per_actor))
-        model = encoder.info.name if encoder.info.name in MODELS else encoder.info.path  # as each node finds it
-        # Reading and splitting ask for no CPU of their own: they are a few % of the embedding work, and a stage
-        # that reserved a CPU could wait forever behind an actor pool that holds every CPU of the cluster.
-        tasks = ray.data.TaskPoolStrategy(size=max(1, int(cpus)))
-        ds = ray.data.from_items(sources, override_num_blocks=len(sources))
-        ds = ds.flat_map(read_stage, num_cpus=0, compute=tasks)
-        ds = ds.map_batches(
-            split_stage,
-            fn_kwargs={"model": model, "settings": dataclasses.asdict(settings)},
-            batch_size=options.articles_per_batch,
-            num_cpus=0,
-            compute=tasks,
-        )
-        ds = ds.map_batches(
-            EmbedStage,
-            fn_constructor_kwargs={
-                "model": model,
-                "dtype": encoder.dtype,
-                "threads": max(1, int(options.cpus_per_actor)),
-                "batch_size": batch_size,
-            },
-            batch_size=options.articles_per_batch,
-            num_cpus=options.cpus_per_actor,
-            compute=ray.data.ActorPoolStrategy(size=actors),
-        )
+        ds = _pipeline(ray, sources, encoder, settings, options, batch_size, cpus, actors)
         return write_rows(
             ds.iter_rows(),
             index_dir,
@@ -250,6 +226,44 @@ def build_index_ray(
             ray.shutdown()
 
 
+def _pipeline(
+    ray: Any,
+    sources: list[dict[str, str]],
+    encoder: Encoder,
+    settings: SplitSettings,
+    options: RayOptions,
+    batch_size: int,
+    cpus: float,
+    actors: int,
+) -> Any:
+    """The Ray Data pipeline: read tasks -> split tasks -> `actors` embedding actors (a Dataset of rows)."""
+    model = model_spec(encoder.info.name, encoder.info.path)  # as each node finds it
+    # Reading and splitting ask for no CPU of their own: they are a few % of the embedding work, and a stage
+    # that reserved a CPU could wait forever behind an actor pool that holds every CPU of the cluster.
+    tasks = ray.data.TaskPoolStrategy(size=max(1, int(cpus)))
+    ds = ray.data.from_items(sources, override_num_blocks=len(sources))
+    ds = ds.flat_map(read_stage, num_cpus=0, compute=tasks)
+    ds = ds.map_batches(
+        split_stage,
+        fn_kwargs={"model": model, "settings": dataclasses.asdict(settings)},
+        batch_size=options.articles_per_batch,
+        num_cpus=0,
+        compute=tasks,
+    )
+    return ds.map_batches(
+        EmbedStage,
+        fn_constructor_kwargs={
+            "model": model,
+            "dtype": encoder.dtype,
+            "threads": max(1, int(options.cpus_per_actor)),
+            "batch_size": batch_size,
+        },
+        batch_size=options.articles_per_batch,
+        num_cpus=options.cpus_per_actor,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+    )
+
+
 def write_rows(
     rows: Iterable[dict[str, Any]],
     index_dir: Path,
@@ -265,75 +279,32 @@ def write_rows(
     """The driver's half: dedupe and report as the local build does, write each article in input order, commit."""
     started = time.perf_counter() if started is None else started
     report = BuildReport()
-    expected_model = f"{encoder.info.fingerprint}/{encoder.dtype}"
     dirs = [Path(index_dir)] if shards == 1 else shard_dirs(Path(index_dir), shards)
     writers: list[IndexWriter] = []
-    seen: set[str] = set()
     nodes: dict[str, int] = {}  # node id -> passages its actors embedded
-
-    def problem(p: Problem) -> None:
-        report.problems.append(p)
-        if len(report.problems) <= SHOW_PROBLEMS:
-            print(str(p), file=sys.stderr)
-
+    intake = Intake(report, show_problems())
     try:
         writers += [IndexWriter(d, encoder.dim) for d in dirs]
         for row in rows:
-            record = json.loads(row["record"])
-            if row["kind"] == "problem":
-                p = Problem(**record)
-                report.read += p.skipped
-                problem(p)
+            article = intake.take(_record_of(row))
+            if article is None:
                 continue
-            report.read += 1
-            article = Article(**record)
-            path, _, line = article.where.rpartition(":")
-            if article.article_id in seen:
-                why = f"duplicate article id {article.article_id!r}: the first was kept"
-                problem(Problem(path, int(line or 0), why))
-                continue
-            seen.add(article.article_id)
             if row["kind"] == "empty":
-                problem(Problem(path, int(line or 0), f"article {article.article_id!r} has no text"))
+                intake.no_text(article)
                 continue
-            if row["model"] != expected_model:
-                raise BuildFailed(
-                    f"a worker embedded with model {row['model']}, the driver has {expected_model}: install the "
-                    "same model package on every node"
-                )
-            passages = [
-                Passage(pid, article.article_id, n, start, end, article.text[start:end])
-                for pid, n, start, end in json.loads(row["passages"])
-            ]
-            vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(passages), encoder.dim)
+            passages, vectors = _embedded(row, article, encoder)
             writers[0 if shards == 1 else shard_of(article.article_id, shards)].add(article, passages, vectors)
             report.indexed += 1
             report.passages += len(passages)
             report.embedded += len(passages)
             report.embed_seconds += float(row["embed_seconds"])
             nodes[str(row["node"])] = nodes.get(str(row["node"]), 0) + len(passages)
-        if report.indexed == 0:
-            raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
-        if strict and report.problems:
-            raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
+        refuse_failed(report, inputs, strict)
         report.seconds = time.perf_counter() - started
         build_id = uuid.uuid4().hex[:12]
         for i, writer in enumerate(writers):
-            manifest: dict[str, Any] = {
-                "model": encoder.describe(),
-                "splitter": {
-                    "max_tokens": settings.max_tokens,
-                    "overlap_tokens": settings.overlap_tokens,
-                    "max_title_tokens": settings.max_title_tokens,
-                },
-                "versions": versions(),
-                "build": {
-                    **report.as_dict(),
-                    **(build or {}),
-                    "passages_by_node": sorted(nodes.values(), reverse=True),
-                    "inputs": [str(p) for p in inputs],
-                },
-            }
+            about = {**report.as_dict(), **(build or {}), "passages_by_node": sorted(nodes.values(), reverse=True)}
+            manifest = build_manifest(encoder, settings, {**about, "inputs": [str(p) for p in inputs]})
             if shards > 1:
                 manifest["shard"] = {"index": i, "of": shards, "build": build_id}
             report.generation = writer.commit(manifest, index_spec).name
@@ -343,3 +314,24 @@ def write_rows(
         for writer in writers:
             writer.abort()  # a no-op for a writer that has committed
         raise
+
+
+def _record_of(row: dict[str, Any]) -> Record:
+    """A pipeline row's record: the Problem or the Article (with its text, even when it split into nothing)."""
+    record = json.loads(row["record"])
+    return Problem(**record) if row["kind"] == "problem" else Article(**record)
+
+
+def _embedded(row: dict[str, Any], article: Article, encoder: Encoder) -> tuple[list[Passage], np.ndarray]:
+    """An article row's passages and their vectors; refused when a worker embedded with another model."""
+    expected_model = f"{encoder.info.fingerprint}/{encoder.dtype}"
+    if row["model"] != expected_model:
+        raise BuildFailed(
+            f"a worker embedded with model {row['model']}, the driver has {expected_model}: install the "
+            "same model package on every node"
+        )
+    passages = [
+        Passage(pid, article.article_id, n, start, end, article.text[start:end])
+        for pid, n, start, end in json.loads(row["passages"])
+    ]
+    return passages, np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(passages), encoder.dim)

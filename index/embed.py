@@ -50,6 +50,12 @@ QUERY_PROBES = (
 )
 
 
+def model_spec(name: str, path: str) -> str:
+    """How to load a recorded model (a manifest's or an encoder's name and path): by name when MODELS knows it
+    (each machine finds its own weights package), else by its folder."""
+    return name if name in MODELS else path
+
+
 def resolve_model(spec: str) -> Path:
     """A model name from MODELS, or a path to a sentence-transformers folder -> that folder."""
     if spec in MODELS:

@@ -20,6 +20,7 @@ from index.build import Embedder, versions
 from index.edit import IndexEditor
 from index.embed import Encoder
 from index.errors import BuildFailed, ModelMismatch
+from index.intake import Intake
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.store import (
     EmbeddingCache,
@@ -114,20 +115,8 @@ def add_articles(
     generation. Nothing is written when nothing changes, or (with `strict`) when any record had a problem."""
     started = time.perf_counter()
     report = UpdateReport()
-    batch: dict[str, Article] = {}
-    for record in records:
-        if isinstance(record, Problem):
-            report.read += record.skipped
-            report.problems.append(record)
-            continue
-        report.read += 1
-        if record.article_id in batch:
-            path, _, line = record.where.rpartition(":")
-            report.problems.append(
-                Problem(path, int(line or 0), f"duplicate article id {record.article_id!r}: the first was kept")
-            )
-            continue
-        batch[record.article_id] = record
+    intake = Intake(report)
+    batch = {article.article_id: article for article in intake.accept(records)}
     if strict and report.problems:
         raise BuildFailed(f"--strict: {len(report.problems)} problems; the index is unchanged")
     # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
@@ -148,38 +137,8 @@ def add_articles(
             else:
                 report.missing.append(article_id)
         cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
-        embed = Embedder(encoder, cache, report, batch_size=32)
-        todo: list[tuple[Article, list[Any], list[str]]] = []
-        reusable: dict[str, np.ndarray] = {}
-        for article in batch.values():
-            if editor.is_unchanged(article):
-                report.unchanged += 1
-                continue
-            old = editor.stored(article.article_id)
-            passages = split_article(article, encoder.count_tokens, settings)
-            if not passages:
-                path, _, line = article.where.rpartition(":")
-                report.problems.append(Problem(path, int(line or 0), f"article {article.article_id!r} has no text"))
-                continue
-            if old is not None:
-                _, old_title, rows, texts = old
-                title = title_budget(old_title, settings, encoder.count_tokens)[0]
-                for text, vector in zip(texts, editor.vectors_of(rows), strict=True):
-                    reusable[embedding_text(title, text)] = vector
-                editor.delete(article.article_id)
-                editor.deleted -= 1  # an update, not a deletion
-                report.updated += 1
-            else:
-                report.added += 1
-            title = title_budget(article.title, settings, encoder.count_tokens)[0]
-            todo.append((article, passages, [embedding_text(title, p.text) for p in passages]))
-        texts = [t for _, _, ts in todo for t in ts if t not in reusable]
-        fresh = dict(zip(texts, embed(texts), strict=True)) if texts else {}
-        for article, passages, ts in todo:
-            vectors = np.stack([reusable[t] if t in reusable else fresh[t] for t in ts])
-            report.reused += sum(t in reusable for t in ts)
-            editor.add(article, passages, vectors)
-            report.passages += len(passages)
+        todo, reusable = _plan(editor, batch.values(), encoder, settings, intake, report)
+        _write(editor, todo, reusable, Embedder(encoder, cache, report, batch_size=32), report)
         report.seconds = time.perf_counter() - started
         if not report.changed:
             editor.abort()
@@ -194,6 +153,58 @@ def add_articles(
     finally:
         if cache:
             cache.close()
+
+
+Planned = list[tuple[Article, list[Passage], list[str]]]  # article, its passages, their texts as embedded
+
+
+def _plan(
+    editor: IndexEditor,
+    articles: Iterable[Article],
+    encoder: Encoder,
+    settings: SplitSettings,
+    intake: Intake,
+    report: UpdateReport,
+) -> tuple[Planned, dict[str, np.ndarray]]:
+    """Split each new or changed article (counted as added or updated) and drop the old version of an updated
+    one; returns what to write and the old vectors by their embedded text, for reuse."""
+    todo: Planned = []
+    reusable: dict[str, np.ndarray] = {}
+    for article in articles:
+        if editor.is_unchanged(article):
+            report.unchanged += 1
+            continue
+        old = editor.stored(article.article_id)
+        passages = split_article(article, encoder.count_tokens, settings)
+        if not passages:
+            intake.no_text(article)
+            continue
+        if old is not None:
+            _, old_title, rows, texts = old
+            title = title_budget(old_title, settings, encoder.count_tokens)[0]
+            for text, vector in zip(texts, editor.vectors_of(rows), strict=True):
+                reusable[embedding_text(title, text)] = vector
+            editor.delete(article.article_id)
+            editor.deleted -= 1  # an update, not a deletion
+            report.updated += 1
+        else:
+            report.added += 1
+        title = title_budget(article.title, settings, encoder.count_tokens)[0]
+        todo.append((article, passages, [embedding_text(title, p.text) for p in passages]))
+    return todo, reusable
+
+
+def _write(
+    editor: IndexEditor, todo: Planned, reusable: dict[str, np.ndarray], embed: Embedder, report: UpdateReport
+) -> None:
+    """Add the planned articles, each passage's vector reused when its embedded text is unchanged, else embedded."""
+    texts = [t for _, _, ts in todo for t in ts if t not in reusable]
+    fresh = dict(zip(texts, embed(texts), strict=True)) if texts else {}
+    for article, passages, ts in todo:
+        vectors = np.stack([reusable[t] if t in reusable else fresh[t] for t in ts])
+        report.reused += sum(t in reusable for t in ts)
+        editor.add(article, passages, vectors)
+        report.passages += len(passages)
 
 
 def add_files(index_dir: Path, inputs: Sequence[str | Path], encoder: Encoder, **kwargs: Any) -> UpdateReport:

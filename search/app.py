@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from index.articles import Article, Problem, article_from_fields
 from index.errors import DatelineError, IndexBusy
+from index.intake import Intake, records_from_fields
 from index.store import read_manifest, resolve_generation
 from search.live import LiveSearcher
 from search.schemas import (
@@ -301,22 +301,10 @@ def _write_routes(app: FastAPI, settings: Settings, writes: list[Any]) -> None:
         if len(body.articles) > settings.max_batch:
             raise HTTPException(413, too_many)
         started = time.perf_counter()
-        records: list[Article] = []
-        bad: list[dict[str, Any]] = []
-        warnings: list[ProblemOut] = []
-        seen: set[str] = set()
-        for i, item in enumerate(body.articles):
-            for record in article_from_fields(item.model_dump(exclude_none=True), "request", i):
-                if isinstance(record, Problem):
-                    if record.skipped:
-                        bad.append({"index": i, "reason": record.reason})
-                    else:
-                        warnings.append(ProblemOut(index=i, reason=record.reason))
-                elif record.article_id in seen:
-                    bad.append({"index": i, "reason": f"duplicate article id {record.article_id!r} in this batch"})
-                else:
-                    seen.add(record.article_id)
-                    records.append(record)
+        intake = Intake(duplicate=" in this batch")  # a batch with a problem is refused whole: none is kept
+        records = list(intake.accept(records_from_fields(item.model_dump(exclude_none=True) for item in body.articles)))
+        bad = [{"index": p.line, "reason": p.reason} for p in intake.problems if p.skipped]
+        warnings = [ProblemOut(index=p.line, reason=p.reason) for p in intake.problems if not p.skipped]
         if bad:
             raise HTTPException(422, {"message": "nothing was written: fix these articles", "problems": bad})
         live: LiveSearcher = request.app.state.live

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from index.embed import MODELS, Encoder, Reranker
+from index.embed import Encoder, Reranker, model_spec
 from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
 from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage
 from search import highlight as hl
@@ -122,7 +122,7 @@ class Searcher:
     ) -> Searcher:
         """A searcher over an open reader with its index's model (or `model`) and, given one, a cross-encoder."""
         built = reader.manifest["model"]
-        spec = model or (built["name"] if built["name"] in MODELS else built["path"])
+        spec = model or model_spec(built["name"], built["path"])
         reranker = Reranker(rerank_model) if rerank_model else None
         return cls(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
 
