@@ -17,7 +17,7 @@ from search.searcher import Searcher
 from search.settings import Settings
 from tests.fakes import FakeEncoder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The statuses the service has always answered with: 400 for what the client can change, 503 for the index.
 STATUS = {
     "DatelineError": 500,

@@ -39,7 +39,7 @@ def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
 def test_every_setting_the_service_reads_is_documented_in_the_readme() -> None:
     import re
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     read = set(re.findall(r"DATELINE_[A-Z_]+", (root / "search" / "settings.py").read_text()))
     documented = set(re.findall(r"DATELINE_[A-Z_]+", (root / "README.md").read_text()))
     assert read and read <= documented, read - documented
