@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, format_table, read_queries, write_json
 from index.store import EPOCH, NO_DAY, IndexReader
-from search.searcher import MODES, Searcher
+from search.searcher import MODES, Searcher, SearchOptions
 
 DEPTH = 100  # BM25 candidates a hybrid search asks for
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         articles = len({reader.article_of(int(row)) for row in mask.nonzero()[0]})
         print(f"{name}: {mask.mean():.3%} of {reader.passages:,} passages, {articles:,} articles")
         for mode in MODES:
-            result = searcher.search(args.query, args.k, mode=mode, **options)  # type: ignore[arg-type]
+            result = searcher.search(args.query, SearchOptions(k=args.k, mode=mode, **options))  # type: ignore[arg-type]
             inside = all(mask[h.passage.row] for h in result.hits)
             print(f"  {mode:<8} {len(result.hits):>3} hits, all inside the filter: {inside}, {result.took_ms:.0f} ms")
             report["searches"].append(

@@ -38,6 +38,7 @@ from benchmarks.data import (
     summarise,
     write_json,
 )
+from search.options import SearchOptions
 
 if TYPE_CHECKING:
     from search.searcher import Mode, Searcher
@@ -51,12 +52,12 @@ def measure_searcher(
 ) -> dict[str, list[float]]:
     """Per-stage samples (ms) from SearchResult.timings_ms, plus `searcher`: the whole call timed here."""
     for query in queries[:WARMUP]:
-        searcher.search(query, k, mode=mode)
+        searcher.search(query, SearchOptions(k=k, mode=mode))
     samples: dict[str, list[float]] = {}
     for _ in range(repeat):
         for query in queries:
             t0 = time.perf_counter()
-            result = searcher.search(query, k, mode=mode)
+            result = searcher.search(query, SearchOptions(k=k, mode=mode))
             total = (time.perf_counter() - t0) * 1e3
             for stage, ms in result.timings_ms.items():
                 samples.setdefault(stage, []).append(ms)

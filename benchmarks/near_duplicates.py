@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.data import DATA_DIR, QUESTIONS, asked_on, read_queries, write_json
 from index import dedup
 from index.articles import Article, read_articles
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     queries = read_queries(DATA_DIR / f"{QUESTIONS}.queries.tsv")
     clashes = folded = 0
     for qid, text in queries.items():
-        hits = searcher.search(text, k=10, as_of=asked_on(qid), highlight=False).hits
+        hits = searcher.search(text, SearchOptions(k=10, as_of=asked_on(qid), highlight=False)).hits
         stories = [reader.duplicate_group(h.passage.article_id) for h in hits]
         named = [s for s in stories if s is not None]
         clashes += len(named) != len(set(named))

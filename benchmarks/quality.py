@@ -54,7 +54,7 @@ from benchmarks.data import (
     summarise,
     write_json,
 )
-from search.searcher import DEFAULT_FUSION, DEFAULT_RECENCY, FUSIONS
+from search.options import FUSIONS, TUNED, SearchOptions
 
 if TYPE_CHECKING:
     from search.searcher import Fusion, Mode, Searcher
@@ -90,7 +90,7 @@ class Variant:
         if base in ("dense", "lexical"):
             return cls(name, base, when=when, later=later)  # type: ignore[arg-type]
         if base == "hybrid-rerank":
-            return cls(name, "hybrid", DEFAULT_FUSION, rerank=True, when=when, later=later)  # type: ignore[arg-type]
+            return cls(name, "hybrid", TUNED.fusion, rerank=True, when=when, later=later)  # type: ignore[arg-type]
         mode, _, fusion = base.partition("-")
         if mode != "hybrid" or fusion not in FUSIONS:
             raise ValueError(
@@ -104,12 +104,14 @@ class Variant:
         as_of = {"quiz-day": asked_on(qid), "undated": None, "later": self.later}[self.when]
         return searcher.search(
             query,
-            k,
-            mode=self.mode,
-            fusion=self.fusion,
-            rerank=self.rerank,
-            as_of=as_of,
-            recency=0.0 if self.when == "undated" else DEFAULT_RECENCY,
+            SearchOptions(
+                k=k,
+                mode=self.mode,
+                fusion=self.fusion,
+                rerank=self.rerank,
+                as_of=as_of,
+                recency=0.0 if self.when == "undated" else TUNED.recency,
+            ),
         )
 
 
@@ -279,8 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif searcher.has_lexical:
         names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
         names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
-        names += ["lexical-undated", "dense-undated", f"hybrid-{DEFAULT_FUSION}-undated"]
-        names += ["lexical-later", "dense-later", f"hybrid-{DEFAULT_FUSION}-later"]
+        names += ["lexical-undated", "dense-undated", f"hybrid-{TUNED.fusion}-undated"]
+        names += ["lexical-later", "dense-later", f"hybrid-{TUNED.fusion}-later"]
     else:
         names = ["dense", "dense-undated"]
     newest = newest_day(searcher.reader)

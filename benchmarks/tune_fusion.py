@@ -15,8 +15,8 @@ range, or no date at all): for the chosen method, the dense weight with the best
 two no-recency settings (as of the question's day, and undated). With the prior on, relevance only has to
 sort the candidates roughly and the date does the rest; without it, relevance is the whole ranking.
 
-Last, the searcher's switch between the two weights (search.searcher.MIN_PRIOR_SPREAD): a prior whose spread
-over the candidates is below the threshold counts as none. Each threshold is scored as of the quiz day (the
+Last, the searcher's switch between the two weights (RankingConfig.min_prior_spread): a prior whose spread over
+the candidates is below the threshold counts as none. Each threshold is scored as of the quiz day (the
 prior at work) and "later", as of the newest article in the index or the `--later` day (a past event asked
 about afterwards: the newest candidates are recent but off topic, or none is recent), beside the fixed weights;
 the chosen threshold has the best mean dev nDCG@10 over the two.
@@ -53,7 +53,7 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 METHODS = ("rrf", "minmax", "zscore")
 RECENCY = (0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0)
 HALF_LIVES = (7.0, 30.0, 90.0, 365.0)
-SPREADS = (0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9)  # thresholds tried for search.searcher.MIN_PRIOR_SPREAD
+SPREADS = (0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9)  # thresholds tried for RankingConfig.min_prior_spread
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from search import ranking
-    from search.searcher import DEFAULT_DEPTH, Searcher
+    from search.searcher import TUNED, Searcher
 
-    depth = args.depth or DEFAULT_DEPTH
+    depth = args.depth or TUNED.depth
     searcher = Searcher.open(args.index)
     reader = searcher.reader
     queries = read_queries(args.data / f"{QUESTIONS}.queries.tsv")

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,8 +35,11 @@ from benchmarks.data import (
     write_json,
 )
 
+if TYPE_CHECKING:
+    from search.options import LedeForm
+
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
-FORMS = ("decay", "lede-only")
+FORMS: tuple[LedeForm, ...] = ("decay", "lede-only")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,27 +49,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
-    from search.searcher import DEFAULT_RECENCY, LEDE_WEIGHT, Searcher
+    from dataclasses import replace
 
-    searcher = Searcher.open(args.index)
+    from search.searcher import TUNED, Searcher, SearchOptions
+
+    served = Searcher.open(args.index)
     queries = read_queries(args.data / f"{QUESTIONS}.queries.tsv")
     gold: dict[str, list[tuple[str, tuple[tuple[int, int], ...]]]] = {}
     for rec in read_answer_spans(args.data / ANSWER_SPANS):
         gold.setdefault(rec.qid, []).append((rec.doc_id, rec.spans))
-    place = searcher._place
     started = time.perf_counter()
     points: list[dict[str, Any]] = []
     for form in FORMS:
-        searcher._place = place if form == "decay" else (lambda row: 0 if place(row) == 0 else 10**9)  # type: ignore[method-assign]
         for weight in WEIGHTS:
             if form != "decay" and weight == 0.0:
                 continue  # the same as decay at 0
-            searcher.lede_weight = weight
+            searcher = served.with_config(replace(TUNED, lede_form=form, lede_weight=weight))
             shown: dict[str, bool] = {}
             for qid, answers in gold.items():
-                hits = searcher.search(
-                    queries[qid], 10, as_of=asked_on(qid), recency=DEFAULT_RECENCY, highlight=False
-                ).hits
+                options = SearchOptions(k=10, as_of=asked_on(qid), recency=TUNED.recency, highlight=False)
+                hits = searcher.search(queries[qid], options).hits
                 shown[qid] = any(
                     h.passage.article_id == doc and any(h.passage.start <= s and e <= h.passage.end for s, e in spans)
                     for doc, spans in answers
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"test {point['test']['answered']}/{point['test']['questions']}",
                 file=sys.stderr,
             )
-    searcher.close()
+    served.close()
     best = max(points, key=lambda q: (q["dev"]["share"], -q["weight"]))
     rows = [
         [
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for q in points
     ]
     print(format_table(["prior", "dev answered", "dev share", "test answered", "test share", "all share"], rows))
-    print(f"chosen on dev: {best['form']} {best['weight']} (the searcher's LEDE_WEIGHT is {LEDE_WEIGHT}, decay)")
+    print(f"chosen on dev: {best['form']} {best['weight']} (the searcher's is {TUNED.lede_form} {TUNED.lede_weight})")
     report = {
         "benchmark": "tune_passage_choice",
         "index": str(args.index),

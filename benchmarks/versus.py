@@ -100,14 +100,14 @@ def export(args: argparse.Namespace) -> int:
 
 
 def dateline(args: argparse.Namespace) -> int:
-    from search.searcher import Searcher
+    from search.searcher import Searcher, SearchOptions
 
     questions = common.queries(args.export)
     searcher = Searcher.open(args.index)
     for mode in [m.strip() for m in args.modes.split(",")]:
 
         def search(query: str, k: int, mode: Any = mode) -> list[tuple[str, float]]:
-            hits = searcher.search(query, k, mode=mode, as_of=None, recency=0.0).hits
+            hits = searcher.search(query, SearchOptions(k=k, mode=mode, as_of=None, recency=0.0)).hits
             return [(str(h.passage.row), h.score) for h in hits]
 
         _, took = common.run_questions(lambda _i, q: search(q, TOP), questions)  # the served search, timed

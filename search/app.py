@@ -24,6 +24,7 @@ from index.errors import DatelineError, IndexBusy
 from index.intake import Intake, records_from_fields
 from index.store import read_manifest, resolve_generation
 from search.live import LiveSearcher
+from search.options import SearchOptions
 from search.schemas import (
     ArticleOut,
     ArticlesRequest,
@@ -34,7 +35,6 @@ from search.schemas import (
     SearchResponse,
     SourceCount,
     WriteResponse,
-    execute,
     to_response,
 )
 from search.searcher import Searcher
@@ -192,7 +192,7 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     def run(request: Request, params: SearchRequest) -> SearchResponse:
         live: LiveSearcher = request.app.state.live
         with live.lease() as searcher:
-            result = execute(searcher, params)
+            result = searcher.search(params.q, SearchOptions.from_request(params))
         for stage, ms in result.timings_ms.items():
             stages.labels(stage).observe(ms / 1e3)
         return to_response(params, result)

@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _query(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from search.schemas import SearchRequest, execute, to_response
+    from search.options import SearchOptions
+    from search.schemas import SearchRequest, to_response
     from search.searcher import Searcher
 
     try:
@@ -107,7 +108,7 @@ def _query(args: argparse.Namespace) -> int:
         rerank_model=os.environ.get("DATELINE_RERANK_MODEL") or None,
         query_encoder=os.environ.get("DATELINE_QUERY_ENCODER", "auto"),
     )
-    result = execute(searcher, request)
+    result = searcher.search(request.q, SearchOptions.from_request(request))
     response = to_response(request, result)
     if args.json:
         print(response.model_dump_json(indent=2))

@@ -92,7 +92,7 @@ class LiveSearcher:
                 log.error("reload of %s failed, still serving %s: %s", self.index_path, self.generation, exc)
                 return False
             old = self._searcher
-            new = Searcher(reader, old.encoder, old.reranker)
+            new = Searcher(reader, old.encoder, old.reranker, old.config)
             with self._lock:
                 self._searcher = new
                 self._leases[new] = 0

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
-    from search.searcher import Searcher, SearchResult
+    from search.searcher import SearchResult
 
 MAX_QUERY_CHARS = 1000  # longer queries are refused (422): the model reads 256 word-pieces at most anyway
 MAX_K = 100
@@ -194,34 +194,6 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
         hits=hits,
         took_ms=round(result.took_ms, 3),
         timings_ms=timings,
-    )
-
-
-def execute(searcher: Searcher, request: SearchRequest) -> SearchResult:
-    """Run a validated request, filling unset options with the tuned defaults (HTTP and CLI alike)."""
-    from search.searcher import DEFAULT_FUSION, DEFAULT_HALF_LIFE_DAYS, DEFAULT_RECENCY
-
-    recency = request.recency
-    if recency is None:  # an explicit date range is the reader's own time frame: no default recency inside it
-        recency = 0.0 if (request.from_ or request.to) else DEFAULT_RECENCY
-    return searcher.search(
-        request.q,
-        request.k,
-        mode=request.mode,
-        group=request.group,
-        fusion=request.fusion or DEFAULT_FUSION,
-        rerank=request.rerank,
-        start=request.from_,
-        end=request.to,
-        as_of=request.as_of,
-        recency=recency,
-        half_life_days=request.half_life_days or DEFAULT_HALF_LIFE_DAYS,
-        sources=request.source,
-        article=request.article,
-        offset=request.offset,
-        sort=request.sort,
-        collapse=request.collapse,
-        highlight=request.highlight,
     )
 
 

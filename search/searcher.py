@@ -1,17 +1,17 @@
-"""Searcher.search(query, ...) -> ranked hits with per-stage timings; no HTTP, so the CLI and benchmarks reuse it.
+"""Searcher.search(query, options) -> ranked hits with per-stage timings; no HTTP, so the CLI and benchmarks reuse it.
 
-Stages: embed the query, vector search (dense), BM25 (lexical), fuse the two candidate lists, group passages
-by article, optionally rerank the top candidates with a cross-encoder, fetch the passages to return.
+Stages: the filters' allowed rows; retrieve (embed the query, vector search, BM25); fuse the two candidate lists
+and group passages by article, widening until enough are found; optionally rerank the top candidates with a
+cross-encoder; the recency prior; collapse near-duplicates and sort; fetch and highlight the page's passages.
 """
 
 from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -20,46 +20,24 @@ from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
 from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage
 from search import highlight as hl
 from search import ranking
+from search.options import (
+    DEFAULT_OPTIONS,
+    FUSIONS,
+    MODES,
+    TUNED,
+    Fusion,
+    Group,
+    Mode,
+    RankingConfig,
+    SearchOptions,
+    Sort,
+)
 
-Mode = Literal["dense", "lexical", "hybrid"]
-Fusion = Literal["rrf", "minmax", "zscore"]
-Group = Literal["article", "passage"]
-Sort = Literal["relevance", "date"]
-MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
-FUSIONS: tuple[Fusion, ...] = ("rrf", "minmax", "zscore")
+__all__ = ["FUSIONS", "MODES", "TUNED", "Fusion", "Group", "Hit", "Mode", "RankingConfig", "SearchOptions"]
+__all__ += ["SearchResult", "Searcher", "Sort"]
 
-# Defaults for hybrid ranking; chosen on the dev half of RealTimeQA's questions (benchmarks/tune_fusion.py).
-DEFAULT_FUSION: Fusion = "minmax"
-# Share of the dense list in the fusion (the lexical list gets the rest): 0.9 under the recency prior (the
-# default), 0.4 without it (recency=0: archival questions, a from/to range). With the prior the date does most
-# of the ranking; without it relevance is everything, and an even mix ranks better (README, "defaults").
-DEFAULT_DENSE_WEIGHT = 0.9
-NO_RECENCY_DENSE_WEIGHT = 0.4
-# The prior counts only where it can move a candidate by 1.5 relevance ranges (relevance is min-max scaled to
-# [0, 1]; ranking.prior_spread): at the default recency, some candidate is from the last ~12 days. Otherwise the
-# search is fused as without a prior, like a past event asked about later, when the newest candidates are
-# months old or off topic. Chosen on dev by benchmarks/tune_fusion.py over 0.05-1.9: the same 0.788 as of the
-# quiz day for every threshold to 1.5, and as of the archive's newest day 0.491 (always 0.9) -> 0.552.
-MIN_PRIOR_SPREAD = 1.5
-DEFAULT_DEPTH = 100  # candidates taken from each retriever (at least 5 per requested hit)
-RERANK_DEPTH = 50
-# Most sentences embedded per search (7-15 ms each here, batched) to highlight hits that share no word with the query.
-FALLBACK_SENTENCES = 4
-# In hybrid mode with group=article, the passage shown for an article is its best by an even min-max fusion
-# of dense and lexical (chosen on dev answer spans: 0.778 -> 0.857 of questions with the answer on screen).
-PASSAGE_CHOICE_DENSE_WEIGHT = 0.5
-# ... plus LEDE_WEIGHT / (1 + its place in the article): news puts the answer early (the inverted pyramid).
-# Chosen on the dev answer spans (benchmarks/tune_passage_choice.py: 54 -> 56 of 63 dev questions).
-LEDE_WEIGHT = 0.2
-# Recency: relevance (min-max over the candidates) + RECENCY x 0.5 ** (age in days / HALF_LIFE), the age
-# counted back from `as_of` (default today); recency=0 turns it off. Chosen on the same dev questions.
-DEFAULT_RECENCY = 2.0
-DEFAULT_HALF_LIFE_DAYS = 30.0
-
-
-def fusion_weight(prior_spread: float) -> float:
-    """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""
-    return DEFAULT_DENSE_WEIGHT if prior_spread >= MIN_PRIOR_SPREAD else NO_RECENCY_DENSE_WEIGHT
+Grouped = list[tuple[int, float, int]]  # (row, score, more passages of its article), best first
+AgeOf = Callable[[int], float | None]  # a row's age in days before the reference day (None: undated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +64,46 @@ class SearchResult:
         return sum(self.timings_ms.values())
 
 
+@dataclass(slots=True)
+class _Candidates:
+    """What retrieval found: the two retrievers' lists, the fused and grouped ranking, the query's vector."""
+
+    dense: ranking.Ranked
+    lexical: ranking.Ranked
+    grouped: Grouped
+    vector: np.ndarray | None
+
+
+class _Laps:
+    """Milliseconds per stage, each lap timed from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.clock = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self.clock) * 1e3
+        self.clock = now
+
+
 class Searcher:
     """Ranks an index's passages for a query; thread-safe for concurrent searches."""
 
-    def __init__(self, reader: IndexReader, encoder: Encoder, reranker: Reranker | None = None) -> None:
+    def __init__(
+        self,
+        reader: IndexReader,
+        encoder: Encoder,
+        reranker: Reranker | None = None,
+        config: RankingConfig = TUNED,
+    ) -> None:
         built = reader.manifest["model"]
         if encoder.info.fingerprint != built["fingerprint"] or encoder.dim != reader.manifest["dim"]:
             raise ModelMismatch(
                 f"index {reader.generation} was built with model {built['name']} ({built['fingerprint']}), "
                 f"not {encoder.info.name} ({encoder.info.fingerprint}); query with that model or rebuild the index"
             )
-        self.reader, self.encoder, self.reranker = reader, encoder, reranker
-        self.lede_weight = LEDE_WEIGHT  # the passage-choice prior; a benchmark may vary it
+        self.reader, self.encoder, self.reranker, self.config = reader, encoder, reranker, config
 
     @classmethod
     def open(
@@ -126,61 +132,50 @@ class Searcher:
         reranker = Reranker(rerank_model) if rerank_model else None
         return cls(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
 
+    def with_config(self, config: RankingConfig) -> Searcher:
+        """This searcher's reader and models ranking with other tuned values (benchmarks vary them so)."""
+        return Searcher(self.reader, self.encoder, self.reranker, config)
+
     @property
     def has_lexical(self) -> bool:
         return self.reader.lexical is not None
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        mode: Mode = "hybrid",
-        group: Group = "article",
-        fusion: Fusion = DEFAULT_FUSION,
-        dense_weight: float | None = None,
-        rerank: bool = False,
-        depth: int = DEFAULT_DEPTH,
-        start: datetime.date | None = None,
-        end: datetime.date | None = None,
-        as_of: datetime.date | None = None,
-        recency: float = DEFAULT_RECENCY,
-        half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
-        sources: Sequence[str] | None = None,
-        article: str | None = None,
-        offset: int = 0,
-        sort: Sort = "relevance",
-        collapse: bool = True,
-        highlight: bool = True,
-    ) -> SearchResult:
-        """Rank passages for `query`; return hits `offset + 1` to `offset + k`.
-
-        `start`/`end` keep articles dated within them (inclusive; undated articles drop out); `sources` keeps
-        articles from those sources (case-insensitive exact names); `article` keeps one article's passages;
-        `as_of` searches the archive as it stood that day: nothing dated later, and recency counted back from it
-        (else from `end`, else from today). `collapse` (group=article) folds an article's near-duplicates into
-        its hit (`Hit.similar`); `sort=date` orders the relevant candidates newest first; `highlight` marks the
-        query's words and best sentences in each passage. `dense_weight` is the dense list's share in a hybrid
-        fusion (default: `fusion_weight` of the recency prior's spread over the candidates).
-        """
-        if mode != "dense" and not self.has_lexical:
+    def search(self, query: str, options: SearchOptions = DEFAULT_OPTIONS) -> SearchResult:
+        """Rank passages for `query` as `options` ask; return hits `offset + 1` to `offset + k` (SearchOptions)."""
+        o, c = options, self.config
+        if o.mode != "dense" and not self.has_lexical:
             raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
-        if rerank and self.reranker is None:
+        if o.rerank and self.reranker is None:
             raise NoReranker("rerank=true needs a cross-encoder: set DATELINE_RERANK_MODEL to its folder")
-        want = offset + k
-        depth = max(depth, 5 * want, RERANK_DEPTH if rerank else 0)
-        collapse = collapse and group == "article"
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
+        want = o.offset + o.k
+        recency = c.recency if o.recency is None else o.recency
+        half_life = c.half_life_days if o.half_life_days is None else o.half_life_days
+        collapse = o.collapse and o.group == "article"
+        laps = _Laps()
+        end = o.end
+        if o.as_of is not None:
+            end = o.as_of if end is None else min(end, o.as_of)
+        age = self.reader.age_in_days(o.as_of or end or datetime.date.today())
+        allowed = self._allowed(o.start, end, o.sources, o.article)
+        found = self._candidates(query, o, allowed, age, recency, half_life, laps)
+        grouped = found.grouped
+        if o.rerank and self.reranker is not None:
+            grouped = self._rerank(self.reranker, query, grouped, want)
+            laps.lap("rerank")
+        if recency > 0:
+            grouped = ranking.recency_boost(grouped, age, recency, half_life)
+            laps.lap("recency")
+        grouped = self._order(grouped, collapse, o.sort)
+        return self._page(query, o, grouped, found, collapse, laps)
 
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = timings.get(stage, 0.0) + (now - clock) * 1e3
-            clock = now
-
-        if as_of is not None:
-            end = as_of if end is None else min(end, as_of)
-        age = self.reader.age_in_days(as_of or end or datetime.date.today())
+    def _allowed(
+        self,
+        start: datetime.date | None,
+        end: datetime.date | None,
+        sources: Sequence[str] | None,
+        article: str | None,
+    ) -> np.ndarray | None:
+        """The rows the filters let through (None: every row)."""
         allowed = self.reader.rows_dated(start, end) if (start or end) else None
         if sources:
             by_source = self.reader.rows_from(sources)
@@ -188,56 +183,86 @@ class Searcher:
         if article is not None:
             of_article = self.reader.rows_of_article(article)
             allowed = of_article if allowed is None else allowed & of_article
+        return allowed
+
+    def _candidates(
+        self,
+        query: str,
+        o: SearchOptions,
+        allowed: np.ndarray | None,
+        age: AgeOf,
+        recency: float,
+        half_life: float,
+        laps: _Laps,
+    ) -> _Candidates:
+        """Retrieve, fuse and group, widening the retrievers' depth until the page is filled."""
+        c = self.config
+        want = o.offset + o.k
+        depth = max(c.depth if o.depth is None else o.depth, 5 * want, c.rerank_depth if o.rerank else 0)
+        collapse = o.collapse and o.group == "article"
         vector = None
         while True:
             dense: ranking.Ranked = []
             lexical: ranking.Ranked = []
-            if mode != "lexical":
+            if o.mode != "lexical":
                 if vector is None:
                     vector = self.encoder.queries([query])
-                    lap("embed")
+                    laps.lap("embed")
                 dense = self.reader.search(vector, depth, allowed)[0]
-                lap("vector")
-            if mode != "dense":
+                laps.lap("vector")
+            if o.mode != "dense":
                 lexical = self.reader.search_lexical(query, depth, allowed)
-                lap("lexical")
-            if mode == "hybrid":
-                weight = dense_weight
-                if weight is None:
-                    rows = [row for row, _ in dense] + [row for row, _ in lexical]
-                    weight = fusion_weight(ranking.prior_spread(rows, age, recency, half_life_days))
-                fused = ranking.fuse(dense, lexical, fusion, weight)
-            else:
-                fused = dense or lexical
-            if group == "article":
-                grouped = ranking.group_best(fused, self.reader.article_of)
-                if mode == "hybrid":
-                    choice = dict(ranking.fuse(dense, lexical, "minmax", PASSAGE_CHOICE_DENSE_WEIGHT))
-                    choice = ranking.lede_prior(choice, self._place, self.lede_weight)
-                    grouped = ranking.pick_passages(grouped, fused, self.reader.article_of, choice)
-            else:
-                grouped = [(row, score, 0) for row, score in fused]
-            lap("fuse")
+                laps.lap("lexical")
+            grouped = self._fuse(dense, lexical, o, age, recency, half_life)
+            laps.lap("fuse")
             # Long articles fill the candidate lists with their passages: widen until k articles are found or
             # the retrievers have nothing more to give (a filter is applied inside them, never after).
             exhausted = len(dense) < depth and len(lexical) < depth
             found = len({self._story(row) for row, _, _ in grouped}) if collapse else len(grouped)
             if found > want or exhausted or depth >= self.reader.passages:
-                break
+                return _Candidates(dense, lexical, grouped, vector)
             depth *= 4
-        if rerank and self.reranker is not None:
-            # Every hit returned is rescored: reranker scores and fused scores are on different scales.
-            n = max(RERANK_DEPTH, want)
-            head = grouped[:n]
-            texts = self.reader.fetch([row for row, _, _ in head])
-            scores = self.reranker.score(query, [f"{p.title}\n{p.text}" for p in texts])
-            reranked = sorted(zip(head, scores, strict=True), key=lambda x: -x[1])
-            grouped = [(row, float(s), more) for (row, _, more), s in reranked] + grouped[n:]
-            lap("rerank")
-        if recency > 0:
-            grouped = ranking.recency_boost(grouped, age, recency, half_life_days)
-            lap("recency")
-        if collapse:  # a story's best-ranked copy stands for its near-duplicates
+
+    def _fuse(
+        self,
+        dense: ranking.Ranked,
+        lexical: ranking.Ranked,
+        o: SearchOptions,
+        age: AgeOf,
+        recency: float,
+        half_life: float,
+    ) -> Grouped:
+        """The candidates fused (hybrid) and grouped by article (group=article), with the passage each shows."""
+        c = self.config
+        if o.mode == "hybrid":
+            weight = o.dense_weight
+            if weight is None:
+                rows = [row for row, _ in dense] + [row for row, _ in lexical]
+                weight = c.fusion_weight(ranking.prior_spread(rows, age, recency, half_life))
+            fused = ranking.fuse(dense, lexical, c.fusion if o.fusion is None else o.fusion, weight)
+        else:
+            fused = dense or lexical
+        if o.group != "article":
+            return [(row, score, 0) for row, score in fused]
+        grouped = ranking.group_best(fused, self.reader.article_of)
+        if o.mode == "hybrid":
+            choice = dict(ranking.fuse(dense, lexical, "minmax", c.passage_choice_dense_weight))
+            choice = ranking.lede_prior(choice, self._place, c.lede_weight)
+            grouped = ranking.pick_passages(grouped, fused, self.reader.article_of, choice)
+        return grouped
+
+    def _rerank(self, reranker: Reranker, query: str, grouped: Grouped, want: int) -> Grouped:
+        """Every hit returned is rescored: reranker scores and fused scores are on different scales."""
+        n = max(self.config.rerank_depth, want)
+        head = grouped[:n]
+        texts = self.reader.fetch([row for row, _, _ in head])
+        scores = reranker.score(query, [f"{p.title}\n{p.text}" for p in texts])
+        reranked = sorted(zip(head, scores, strict=True), key=lambda x: -x[1])
+        return [(row, float(s), more) for (row, _, more), s in reranked] + grouped[n:]
+
+    def _order(self, grouped: Grouped, collapse: bool, sort: Sort) -> Grouped:
+        """A story's best-ranked copy stands for its near-duplicates (collapse); sort=date: newest first."""
+        if collapse:
             seen: set[str] = set()
             kept = []
             for hit in grouped:
@@ -249,26 +274,34 @@ class Searcher:
         if sort == "date":  # the relevant candidates, newest first; undated ones last
             days = self.reader.row_days
             grouped = sorted(grouped, key=lambda hit: -int(days[hit[0]]) if days[hit[0]] != NO_DAY else 2**32)
-        top = grouped[offset:want]
+        return grouped
+
+    def _page(
+        self, query: str, o: SearchOptions, grouped: Grouped, found: _Candidates, collapse: bool, laps: _Laps
+    ) -> SearchResult:
+        """Hits `offset + 1` to `offset + k`: their passages fetched, near-duplicates listed, highlights marked."""
+        want = o.offset + o.k
+        top = grouped[o.offset : want]
         passages = self.reader.fetch([row for row, _, _ in top])
         similar = [self.reader.near_duplicates(p.article_id) if collapse else [] for p in passages]
-        lap("fetch")
+        laps.lap("fetch")
         highlights: list[hl.Highlights | None] = [None] * len(top)
-        if highlight and passages:
-            highlights = list(self._highlight(query, passages, vector))
-            lap("highlight")
-        dense_of, lexical_of = dict(dense), dict(lexical)
+        if o.highlight and passages:
+            highlights = list(self._highlight(query, passages, found.vector))
+            laps.lap("highlight")
+        dense_of, lexical_of = dict(found.dense), dict(found.lexical)
         hits = [
             Hit(rank, score, p, more, dense_of.get(row), lexical_of.get(row), sim, marks)
             for rank, ((row, score, more), p, sim, marks) in enumerate(
-                zip(top, passages, similar, highlights, strict=True), start=offset + 1
+                zip(top, passages, similar, highlights, strict=True), start=o.offset + 1
             )
         ]
-        return SearchResult(query, hits, timings, has_more=len(grouped) > want)
+        return SearchResult(query, hits, laps.timings, has_more=len(grouped) > want)
 
     def _place(self, row: int) -> int:
-        """The passage's place in its article (0 = the lede)."""
-        return int(self.reader.row_n[row])
+        """The passage's place in its article (0 = the lede) as the lede prior counts it."""
+        n = int(self.reader.row_n[row])
+        return n if self.config.lede_form == "decay" else (0 if n == 0 else 10**9)
 
     def _story(self, row: int) -> str:
         """What collapse groups by: the article's near-duplicate group, else the article itself."""
@@ -286,11 +319,11 @@ class Searcher:
         if vector is None:
             return out
         # Hits that share no word with the query were found by meaning: rank their sentences by cosine to the
-        # query, in one batch of at most FALLBACK_SENTENCES, best-ranked hits first (7-15 ms a sentence here).
+        # query, in one batch of at most config.fallback_sentences, best-ranked hits first (7-15 ms a sentence here).
         spans = {
             i: hl.sentence_spans(p.text) for i, (p, m) in enumerate(zip(passages, out, strict=True)) if not m.sentences
         }
-        wanted = [(i, a, b) for i, found in spans.items() for a, b in found][:FALLBACK_SENTENCES]
+        wanted = [(i, a, b) for i, found in spans.items() for a, b in found][: self.config.fallback_sentences]
         if wanted:
             cosines = self.encoder.queries([passages[i].text[a:b] for i, a, b in wanted]) @ vector[0]
             best: dict[int, list[hl.Sentence]] = {}

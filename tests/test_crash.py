@@ -15,7 +15,7 @@ import pytest
 
 from index.check import check_index
 from index.store import GENERATIONS, IndexReader
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,9 +72,12 @@ def served_state(index: Path) -> set[str]:
     try:
         searcher = Searcher(reader, FakeEncoder())
         for mode in ("dense", "lexical", "hybrid"):
-            assert searcher.search("harbour council ferry", k=5, mode=mode).hits  # type: ignore[arg-type]
+            assert searcher.search("harbour council ferry", SearchOptions(k=5, mode=mode)).hits  # type: ignore[arg-type]
         ids = reader.article_ids()
-        found = {h.passage.article_id for h in searcher.search("harbour council story", k=100, mode="dense").hits}
+        found = {
+            h.passage.article_id
+            for h in searcher.search("harbour council story", SearchOptions(k=100, mode="dense")).hits
+        }
         assert found == ids  # every stored article is found, nothing deleted comes back
         return ids
     finally:

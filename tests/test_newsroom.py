@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from index import dedup
 from index.store import IndexReader
 from search import highlight as hl
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_index, made_up_articles, made_up_text
 
 # --- dedup (pure) ---------------------------------------------------------------------------------------------
@@ -98,37 +98,37 @@ def query_for(story: dict[str, Any]) -> str:
 def test_collapse_shows_one_copy_with_the_others_as_similar(searcher: Searcher, mode: str) -> None:
     q = query_for(made_up_articles(30)[5])
     # Every story asked for (30: 32 articles, one story printed thrice), so the copies are on the page.
-    collapsed = searcher.search(q, k=30, mode=mode, recency=0)  # type: ignore[arg-type]
+    collapsed = searcher.search(q, SearchOptions(k=30, mode=mode, recency=0))  # type: ignore[arg-type]
     stories = [searcher.reader.duplicate_group(h.passage.article_id) or h.passage.article_id for h in collapsed.hits]
     assert len(stories) == len(set(stories)) == 30 and not collapsed.has_more
     copies = [h for h in collapsed.hits if h.passage.article_id.startswith("story-004")]
     assert len(copies) == 1 and len(copies[0].similar) == 2
     shown = copies[0].passage.article_id
     assert {a.article_id for a in copies[0].similar} == {"story-004", "story-004-copy1", "story-004-copy2"} - {shown}
-    apart = searcher.search(q, k=32, mode=mode, recency=0, collapse=False)  # type: ignore[arg-type]
+    apart = searcher.search(q, SearchOptions(k=32, mode=mode, recency=0, collapse=False))  # type: ignore[arg-type]
     assert sum(h.passage.article_id.startswith("story-004") for h in apart.hits) == 3
     assert all(h.similar == [] for h in apart.hits)
 
 
 def test_pages_are_disjoint_and_continue_the_ranking(searcher: Searcher) -> None:
     q = "harbour ferry budget storm"
-    whole = searcher.search(q, k=12, recency=0)
-    pages = [searcher.search(q, k=4, offset=o, recency=0) for o in (0, 4, 8)]
+    whole = searcher.search(q, SearchOptions(k=12, recency=0))
+    pages = [searcher.search(q, SearchOptions(k=4, offset=o, recency=0)) for o in (0, 4, 8)]
     assert [h.rank for p in pages for h in p.hits] == list(range(1, 13))
     assert [h.passage.article_id for p in pages for h in p.hits] == [h.passage.article_id for h in whole.hits]
     assert pages[0].has_more and pages[1].has_more
-    last = searcher.search(q, k=10, offset=25, recency=0)
+    last = searcher.search(q, SearchOptions(k=10, offset=25, recency=0))
     assert len(last.hits) < 10 and not last.has_more  # 32 articles, 30 stories
 
 
 def test_sort_by_date_is_newest_first(searcher: Searcher) -> None:
-    result = searcher.search("harbour council story", k=10, sort="date", recency=0)
+    result = searcher.search("harbour council story", SearchOptions(k=10, sort="date", recency=0))
     dates = [h.passage.date for h in result.hits]
     assert dates == sorted(dates, reverse=True) and len(dates) == 10
 
 
 def test_article_filter_returns_only_that_articles_passages(searcher: Searcher) -> None:
-    result = searcher.search("harbour ferry", k=20, group="passage", article="story-020", recency=0)
+    result = searcher.search("harbour ferry", SearchOptions(k=20, group="passage", article="story-020", recency=0))
     assert result.hits and {h.passage.article_id for h in result.hits} == {"story-020"}
     assert len(result.hits) == IndexReader(searcher.reader.generation.parent.parent).rows_of_article("story-020").sum()
 
@@ -165,14 +165,14 @@ def test_highlight_spans_are_inside_the_text(text: str, query: str) -> None:
 
 
 def test_search_hits_carry_highlights(searcher: Searcher) -> None:
-    result = searcher.search("ferry crews strike winter", k=3, mode="lexical", recency=0)
+    result = searcher.search("ferry crews strike winter", SearchOptions(k=3, mode="lexical", recency=0))
     top = result.hits[0]
     assert top.passage.article_id == "ferry-strike" and top.highlights is not None
     words = {top.passage.text[a:b].lower() for a, b in top.highlights.terms}
     # Made-up news repeats 60 words: all but "crews" are in over a tenth of the passages, so only it is marked.
     assert words == {"crews"}
     assert "highlight" in result.timings_ms
-    assert searcher.search("ferry", k=3, highlight=False, recency=0).hits[0].highlights is None
+    assert searcher.search("ferry", SearchOptions(k=3, highlight=False, recency=0)).hits[0].highlights is None
 
 
 # --- over HTTP --------------------------------------------------------------------------------------------------
@@ -238,26 +238,20 @@ def test_common_words_count_but_are_not_marked() -> None:
 
 
 def test_a_date_range_turns_the_default_recency_off() -> None:
-    from search.schemas import SearchRequest, execute
+    from search.options import TUNED, SearchOptions
+    from search.schemas import SearchRequest
 
-    seen: dict[str, Any] = {}
+    def recency(request: dict[str, Any]) -> float:
+        asked = SearchOptions.from_request(SearchRequest.model_validate(request)).recency
+        return TUNED.recency if asked is None else asked  # None: the searcher's tuned recency
 
-    class Spy:
-        def search(self, query: str, k: int, **options: Any) -> None:
-            seen.update(options)
-
-    execute(Spy(), SearchRequest(q="ferry"))  # type: ignore[arg-type]
-    assert seen["recency"] > 0
-    execute(Spy(), SearchRequest.model_validate({"q": "ferry", "from": "2024-01-01"}))  # type: ignore[arg-type]
-    assert seen["recency"] == 0
-    execute(Spy(), SearchRequest.model_validate({"q": "ferry", "to": "2024-01-01", "recency": 1.5}))  # type: ignore[arg-type]
-    assert seen["recency"] == 1.5
+    assert recency({"q": "ferry"}) > 0
+    assert recency({"q": "ferry", "from": "2024-01-01"}) == 0
+    assert recency({"q": "ferry", "to": "2024-01-01", "recency": 1.5}) == 1.5
 
 
 def test_hits_sharing_no_word_get_sentences_ranked_by_meaning(searcher: Searcher) -> None:
-    from search.searcher import FALLBACK_SENTENCES
-
-    result = searcher.search("zebra quantum saxophone", k=3, mode="dense", recency=0)
+    result = searcher.search("zebra quantum saxophone", SearchOptions(k=3, mode="dense", recency=0))
     ranked = [h.highlights.sentences for h in result.hits if h.highlights is not None]
     assert len(ranked) == 3 and all(h.highlights.terms == [] for h in result.hits)  # type: ignore[union-attr]
     assert ranked[0], "the best hit's sentences are ranked by meaning"
@@ -265,7 +259,7 @@ def test_hits_sharing_no_word_get_sentences_ranked_by_meaning(searcher: Searcher
         assert len(sentences) <= hl.MAX_SENTENCES and all(-1 <= s.score <= 1 for s in sentences)
         assert [s.score for s in sentences] == sorted((s.score for s in sentences), reverse=True)
     considered = sum(len(hl.sentence_spans(h.passage.text)) for h in result.hits)
-    assert sum(map(len, ranked)) <= min(considered, FALLBACK_SENTENCES)
+    assert sum(map(len, ranked)) <= min(considered, searcher.config.fallback_sentences)
 
 
 def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None:
@@ -281,7 +275,7 @@ def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None
     reader = IndexReader(tmp_path / "index")
     assert reader.manifest["near_duplicates"] == {**reader.manifest["near_duplicates"], "groups": 1, "articles": 2}
     assert reader.duplicate_group("wire-copy") == reader.duplicate_group(story["id"]) is not None
-    hits = Searcher(reader, FakeEncoder()).search(story["title"], k=12, mode="lexical", recency=0).hits
+    hits = Searcher(reader, FakeEncoder()).search(story["title"], SearchOptions(k=12, mode="lexical", recency=0)).hits
     assert sum(h.passage.article_id in ("wire-copy", story["id"]) for h in hits) == 1
     delete_articles(tmp_path / "index", [story["id"]])
     reader = IndexReader(tmp_path / "index")

@@ -19,7 +19,7 @@ from index.articles import Article
 from index.check import check_index
 from index.store import IndexReader
 from index.update import add_articles, compact, delete_articles
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_build, made_up_text, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,11 +129,11 @@ class NothingLost(RuleBasedStateMachine):
         try:
             assert reader.article_ids() == set(self.model)
             searcher = Searcher(reader, FakeEncoder())
-            dense = searcher.search("harbour story marker", k=100, mode="dense", recency=0).hits
+            dense = searcher.search("harbour story marker", SearchOptions(k=100, mode="dense", recency=0)).hits
             assert {h.passage.article_id for h in dense} == set(self.model)
             for i in IDS:
                 for v in range(4):
-                    hits = searcher.search(marker(i, v), k=5, mode="lexical", recency=0).hits
+                    hits = searcher.search(marker(i, v), SearchOptions(k=5, mode="lexical", recency=0)).hits
                     expected = {i} if self.model.get(i) == v else set()
                     assert {h.passage.article_id for h in hits} == expected, (i, v)
         finally:

@@ -27,7 +27,7 @@ from benchmarks.data import DATA_DIR, asked_on, in_split, read_qrels, read_queri
 from index.build import build_index
 from index.distributed import shard_of
 from index.store import IndexReader
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from search.shards import ShardedReader
 from tests.fakes import real_articles, write_jsonl
 from tests.ray_cluster import LocalCluster, free_port, local_cluster
@@ -161,8 +161,8 @@ def test_the_dev_questions_get_the_same_top_10_from_both_builds(builds: Builds, 
     questions = dev_questions()
     same = 0
     for _, query, day in questions:
-        a = [h.passage.passage_id for h in local.search(query, k=10, mode=mode, as_of=day).hits]
-        b = [h.passage.passage_id for h in ray.search(query, k=10, mode=mode, as_of=day).hits]
+        a = [h.passage.passage_id for h in local.search(query, SearchOptions(k=10, mode=mode, as_of=day)).hits]
+        b = [h.passage.passage_id for h in ray.search(query, SearchOptions(k=10, mode=mode, as_of=day)).hits]
         assert len(a) == 10
         same += a == b
     print(f"\n{mode}: {same} of {len(questions)} dev questions have the same top 10")
@@ -188,12 +188,20 @@ def test_two_shards_of_the_slice_give_one_index_s_dense_top_10_exactly(
     agreement: dict[str, list[float]] = {"lexical": [], "hybrid": []}
     for _, query, day in dev_questions():
         for group in ("passage", "article"):
-            a = [(h.passage.passage_id, h.score) for h in single.search(query, k=10, mode="dense", group=group).hits]
-            b = [(h.passage.passage_id, h.score) for h in sharded.search(query, k=10, mode="dense", group=group).hits]
+            a = [
+                (h.passage.passage_id, h.score)
+                for h in single.search(query, SearchOptions(k=10, mode="dense", group=group)).hits
+            ]
+            b = [
+                (h.passage.passage_id, h.score)
+                for h in sharded.search(query, SearchOptions(k=10, mode="dense", group=group)).hits
+            ]
             assert b == a
         for mode, found in agreement.items():
-            a_ids = {h.passage.passage_id for h in single.search(query, k=10, mode=mode, as_of=day).hits}
-            b_ids = {h.passage.passage_id for h in sharded.search(query, k=10, mode=mode, as_of=day).hits}
+            a_ids = {h.passage.passage_id for h in single.search(query, SearchOptions(k=10, mode=mode, as_of=day)).hits}
+            b_ids = {
+                h.passage.passage_id for h in sharded.search(query, SearchOptions(k=10, mode=mode, as_of=day)).hits
+            }
             found.append(len(a_ids & b_ids) / 10)
     print(
         "\n2 shards vs one index, mean top-10 overlap: "
@@ -243,7 +251,7 @@ def test_two_serve_replicas_answer_on_one_endpoint_as_the_index_does(
         for _, query, day in dev_questions()[:10]:
             params = {"q": query, "k": 10, "mode": "dense", "as_of": day.isoformat()}
             hits = httpx.get(f"{url}/search", params=params, timeout=30).json()["hits"]
-            expected = local.search(query, k=10, mode="dense", as_of=day).hits
+            expected = local.search(query, SearchOptions(k=10, mode="dense", as_of=day)).hits
             assert [h["passage_id"] for h in hits] == [h.passage.passage_id for h in expected]
             assert [h["score"] for h in hits] == pytest.approx([h.score for h in expected], abs=1e-5)
     finally:

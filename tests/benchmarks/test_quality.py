@@ -79,7 +79,7 @@ def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article
     days = np.array([NO_DAY, (newest - EPOCH).days, (newest - EPOCH).days - 400], dtype=np.int32)
     searcher = SimpleNamespace(
         reader=SimpleNamespace(row_days=days),
-        search=lambda query, k, **kw: asked.append((kw["as_of"], kw["recency"])),
+        search=lambda query, options: asked.append((options.as_of, options.recency)),
     )
     later = newest_day(searcher.reader)
     for name in ("hybrid-minmax", "hybrid-minmax-undated", "hybrid-minmax-later", "lexical-later"):

@@ -20,7 +20,7 @@ from index.edit import IndexEditor
 from index.errors import IndexBusy, ModelMismatch
 from index.store import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, IndexReader, acquire_write_lock
 from index.update import add_articles, add_files, compact, delete_articles
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, made_up_articles, made_up_text, write_jsonl
 
 RECORDS = made_up_articles(9)
@@ -34,7 +34,7 @@ def found_ids(index_dir: Path, query: str = "harbour council ferry storm budget"
     """Article ids a search over everything returns (k larger than the index)."""
     reader = IndexReader(index_dir)
     try:
-        hits = Searcher(reader, FakeEncoder()).search(query, k=100, mode=mode, recency=0).hits  # type: ignore[arg-type]
+        hits = Searcher(reader, FakeEncoder()).search(query, SearchOptions(k=100, mode=mode, recency=0)).hits  # type: ignore[arg-type]
         return {h.passage.article_id for h in hits}
     finally:
         reader.close()
@@ -108,7 +108,9 @@ def test_deleted_articles_never_come_back_in_any_mode_filter_or_grouping(small_i
     for mode in ("dense", "lexical", "hybrid"):
         for group in ("article", "passage"):
             for kwargs in ({}, {"sources": ["The Harbour Gazette"]}, {"end": datetime.date(2030, 1, 1)}):
-                hits = searcher.search("harbour council story ferries", k=100, mode=mode, group=group, **kwargs).hits  # type: ignore[arg-type]
+                hits = searcher.search(
+                    "harbour council story ferries", SearchOptions(k=100, mode=mode, group=group, **kwargs)
+                ).hits  # type: ignore[arg-type]
                 assert gone.isdisjoint({h.passage.article_id for h in hits}), (mode, group, kwargs)
                 assert hits
     reader.close()
@@ -127,11 +129,17 @@ def test_compact_drops_deleted_vectors_and_keeps_every_search_result(small_index
         # their segment away, so lexical scores may shift a little: compare which passages match.
         searcher = Searcher(reader, FakeEncoder())
         dense = [
-            [(h.passage.passage_id, round(h.score, 5)) for h in searcher.search(q, k=20, mode="dense").hits]
+            [
+                (h.passage.passage_id, round(h.score, 5))
+                for h in searcher.search(q, SearchOptions(k=20, mode="dense")).hits
+            ]
             for q in queries
         ]
         lexical = [
-            sorted(h.passage.passage_id for h in searcher.search(q, k=100, mode="lexical", group="passage").hits)
+            sorted(
+                h.passage.passage_id
+                for h in searcher.search(q, SearchOptions(k=100, mode="lexical", group="passage")).hits
+            )
             for q in queries
         ]
         return [dense, lexical]

@@ -15,7 +15,7 @@ from benchmarks.data import asked_on
 from index.store import LEXICAL_WITHIN_SHARE, IndexReader
 from search import ranking
 from search.app import create_app
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
 from tests.fakes import FakeEncoder, fake_index, made_up_articles
 
@@ -60,13 +60,13 @@ def test_a_selective_filter_still_returns_k_hits_when_k_exist(searcher: Searcher
     }
     assert 3 <= len(in_range) < 15  # selective: a few articles of sixty
     k = len(in_range)
-    result = searcher.search("harbour", k, mode=mode, start=start, end=end, depth=5)
+    result = searcher.search("harbour", SearchOptions(k=k, mode=mode, start=start, end=end, depth=5))
     assert {h.passage.article_id for h in result.hits} == in_range  # all k, though depth 5 alone would miss some
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_as_of_leaves_out_everything_dated_later(searcher: Searcher, mode: str) -> None:
-    result = searcher.search("harbour ferries", 20, mode=mode, as_of=D(2024, 4, 15))
+    result = searcher.search("harbour ferries", SearchOptions(k=20, mode=mode, as_of=D(2024, 4, 15)))
     assert result.hits
     assert all(d is not None and d <= "2024-04-15" for d in dates_of(result))
 
@@ -122,11 +122,15 @@ def test_a_quiz_question_is_asked_on_the_day_its_id_names() -> None:
 def test_a_small_source_still_returns_k_hits_and_nothing_else(searcher: Searcher, mode: str) -> None:
     island = {p.article_id for p in searcher.reader.iter_passages() if p.source == "Island Post"}
     assert len(island) == 4
-    result = searcher.search("harbour", 4, mode=mode, sources=["island post"], depth=5)  # names are case-folded
+    result = searcher.search(
+        "harbour", SearchOptions(k=4, mode=mode, sources=["island post"], depth=5)
+    )  # names are case-folded
     assert {h.passage.article_id for h in result.hits} == island
-    both = searcher.search("harbour", 20, mode=mode, sources=["Island Post", "Wire Service"], start=D(2024, 1, 1))
+    both = searcher.search(
+        "harbour", SearchOptions(k=20, mode=mode, sources=["Island Post", "Wire Service"], start=D(2024, 1, 1))
+    )
     assert both.hits and {h.passage.source for h in both.hits} <= {"Island Post", "Wire Service"}
-    assert searcher.search("harbour", 5, mode=mode, sources=["Nobody's Gazette"]).hits == []
+    assert searcher.search("harbour", SearchOptions(k=5, mode=mode, sources=["Nobody's Gazette"])).hits == []
 
 
 def test_the_api_takes_repeated_sources(index: Path) -> None:

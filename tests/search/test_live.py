@@ -17,7 +17,7 @@ from index.store import IndexReader, acquire_write_lock
 from index.update import add_articles, delete_articles
 from search.app import create_app
 from search.live import LiveSearcher
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
 from tests.fakes import FakeEncoder, made_up_articles, made_up_text
 
@@ -248,7 +248,7 @@ def test_a_swap_waits_for_requests_in_flight_before_closing_the_old_searcher(bui
         delete_articles(built_index, ["ferry-strike"])
         assert live.reload() is True
         assert closed == []  # still leased
-        hits = old.search("ferry crews strike", k=3, mode="lexical").hits  # the old index still answers
+        hits = old.search("ferry crews strike", SearchOptions(k=3, mode="lexical")).hits  # the old index still answers
         assert hits[0].passage.article_id == "ferry-strike"
         with live.lease() as new:
             assert new is not old and "ferry-strike" not in new.reader.article_ids()

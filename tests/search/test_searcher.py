@@ -14,12 +14,7 @@ from index.build import build_index
 from index.errors import NoLexicalIndex
 from index.store import IndexReader
 from search import ranking
-from search.searcher import (
-    DEFAULT_DENSE_WEIGHT,
-    NO_RECENCY_DENSE_WEIGHT,
-    RERANK_DEPTH,
-    Searcher,
-)
+from search.searcher import TUNED, Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
 
 
@@ -39,7 +34,7 @@ class FakeReranker:
 def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """More articles than the reranker's depth, so a long result list has a tail it did not rescore."""
     work = tmp_path_factory.mktemp("big")
-    path = write_jsonl(work / "many.jsonl", made_up_articles(RERANK_DEPTH + 20))
+    path = write_jsonl(work / "many.jsonl", made_up_articles(TUNED.rerank_depth + 20))
     build_index([path], work / "index", FakeEncoder(), fake_split_settings(), progress=False)
     return work / "index"
 
@@ -57,7 +52,7 @@ def assert_ranked(scores: list[float], ranks: list[int]) -> None:
 @pytest.mark.parametrize("fusion", ["rrf", "minmax", "zscore"])
 @pytest.mark.parametrize("group", ["article", "passage"])
 def test_every_fusion_and_grouping_gives_ranked_unique_hits(searcher: Searcher, fusion: str, group: str) -> None:
-    result = searcher.search("harbour ferry budget storm", k=30, fusion=fusion, group=group)  # type: ignore[arg-type]
+    result = searcher.search("harbour ferry budget storm", SearchOptions(k=30, fusion=fusion, group=group))  # type: ignore[arg-type]
     assert len(result.hits) == 30
     assert_ranked([h.score for h in result.hits], [h.rank for h in result.hits])
     key = (lambda h: h.passage.article_id) if group == "article" else (lambda h: h.passage.passage_id)
@@ -65,15 +60,15 @@ def test_every_fusion_and_grouping_gives_ranked_unique_hits(searcher: Searcher, 
 
 
 def test_hybrid_hits_carry_the_scores_of_the_lists_they_came_from(searcher: Searcher) -> None:
-    result = searcher.search("ferry crews walked out", k=10, mode="hybrid", group="passage")
+    result = searcher.search("ferry crews walked out", SearchOptions(k=10, mode="hybrid", group="passage"))
     assert all(h.dense_score is not None or h.lexical_score is not None for h in result.hits)
     top = result.hits[0]
     assert top.passage.article_id == "ferry-strike" and top.lexical_score is not None
 
 
-@pytest.mark.parametrize("k", [5, RERANK_DEPTH, RERANK_DEPTH + 15])
+@pytest.mark.parametrize("k", [5, TUNED.rerank_depth, TUNED.rerank_depth + 15])
 def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searcher: Searcher, k: int) -> None:
-    result = searcher.search("ferry harbour storm budget council", k=k, rerank=True)
+    result = searcher.search("ferry harbour storm budget council", SearchOptions(k=k, rerank=True))
     assert len(result.hits) == k
     assert_ranked([h.score for h in result.hits], [h.rank for h in result.hits])
     assert "rerank" in result.timings_ms
@@ -82,23 +77,22 @@ def test_reranked_hits_are_ranked_by_the_rerankers_scores_all_the_way_down(searc
 @pytest.mark.parametrize(
     ("recency", "as_of", "weight"),
     [
-        (0.0, datetime.date(2024, 9, 18), NO_RECENCY_DENSE_WEIGHT),  # no prior
-        (2.0, datetime.date(2024, 9, 18), DEFAULT_DENSE_WEIGHT),  # the newest articles that day, the oldest Jan
-        (2.0, datetime.date(2024, 11, 30), NO_RECENCY_DENSE_WEIGHT),  # the newest ten weeks old: too weak
-        (2.0, datetime.date(2035, 1, 1), NO_RECENCY_DENSE_WEIGHT),  # every article ten years old: no prior left
+        (0.0, datetime.date(2024, 9, 18), TUNED.no_recency_dense_weight),  # no prior
+        (2.0, datetime.date(2024, 9, 18), TUNED.dense_weight),  # the newest articles that day, the oldest Jan
+        (2.0, datetime.date(2024, 11, 30), TUNED.no_recency_dense_weight),  # the newest ten weeks old: too weak
+        (2.0, datetime.date(2035, 1, 1), TUNED.no_recency_dense_weight),  # every article ten years old: no prior left
     ],
 )
 def test_the_default_fusion_weight_follows_the_recency_prior(
     searcher: Searcher, recency: float, as_of: datetime.date, weight: float
 ) -> None:
-    def scores(**kw: float) -> list[tuple[str, float]]:
-        hits = searcher.search(
-            "ferry harbour storm budget", k=20, group="passage", recency=recency, as_of=as_of, **kw
-        ).hits
+    def scores(dense_weight: float | None = None) -> list[tuple[str, float]]:
+        options = SearchOptions(k=20, group="passage", recency=recency, as_of=as_of, dense_weight=dense_weight)
+        hits = searcher.search("ferry harbour storm budget", options).hits
         return [(h.passage.passage_id, round(h.score, 9)) for h in hits]
 
     assert scores() == scores(dense_weight=weight)
-    other = NO_RECENCY_DENSE_WEIGHT if weight == DEFAULT_DENSE_WEIGHT else DEFAULT_DENSE_WEIGHT
+    other = TUNED.no_recency_dense_weight if weight == TUNED.dense_weight else TUNED.dense_weight
     assert scores() != scores(dense_weight=other)  # the weight is in effect, not ignored
 
 
@@ -116,9 +110,9 @@ def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_res
     reader = IndexReader(big_index)
     reader.lexical = None  # as an index built before lexical indexes were added
     searcher = Searcher(reader, FakeEncoder())
-    assert searcher.search("ferry", k=3, mode="dense").hits
+    assert searcher.search("ferry", SearchOptions(k=3, mode="dense")).hits
     with pytest.raises(NoLexicalIndex, match="mode=dense"):
-        searcher.search("ferry", k=3, mode="hybrid")
+        searcher.search("ferry", SearchOptions(k=3, mode="hybrid"))
 
 
 # --- ranking functions -----------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ def test_the_lede_prior_favours_an_articles_earlier_passage_only_in_a_near_tie()
 
 
 def test_hybrid_article_hits_show_a_passage_of_their_own_article(searcher: Searcher) -> None:
-    result = searcher.search("ferry council storm budget", 10, mode="hybrid", group="article")
+    result = searcher.search("ferry council storm budget", SearchOptions(k=10, mode="hybrid", group="article"))
     ids = [h.passage.article_id for h in result.hits]
     assert len(ids) == len(set(ids))
     for hit in result.hits:

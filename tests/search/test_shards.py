@@ -18,7 +18,7 @@ from index.distributed import shard_of
 from index.errors import ShardMismatch
 from index.store import IndexReader
 from search.app import create_app
-from search.searcher import Searcher
+from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
 from search.shards import ShardedReader, merge_top_k, shard_paths
 from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
@@ -56,7 +56,7 @@ def searchers(one: Path, shards: list[Path]) -> tuple[Searcher, Searcher]:
 
 
 def ranked(searcher: Searcher, query: str, **kwargs: Any) -> list[tuple[str, float]]:
-    return [(h.passage.passage_id, h.score) for h in searcher.search(query, **kwargs).hits]
+    return [(h.passage.passage_id, h.score) for h in searcher.search(query, SearchOptions(**kwargs)).hits]
 
 
 def test_every_shard_holds_some_articles_and_together_all_passages(one_and_sharded: tuple[Path, list[Path]]) -> None:
