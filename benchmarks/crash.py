@@ -30,7 +30,7 @@ from benchmarks.data import REPO
 def state(index: Path) -> tuple[list[str], set[str]]:
     """(problems from index check, article ids) of the served index; a lexical and a dense search must answer."""
     from index.check import check_index
-    from index.store import IndexReader
+    from index.reader import IndexReader
 
     _, problems = check_index(index)
     reader = IndexReader(index)

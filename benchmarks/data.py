@@ -51,7 +51,7 @@ def split_of(qid: str) -> Literal["dev", "test"]:
 
 def newest_day(reader: Any) -> datetime.date | None:
     """The date of an index's newest article (an IndexReader's `row_days`); None when no article is dated."""
-    from index.store import EPOCH, NO_DAY
+    from index.rows import EPOCH, NO_DAY
 
     days = reader.row_days[reader.row_days != NO_DAY]
     return EPOCH + datetime.timedelta(days=int(days.max())) if len(days) else None
@@ -180,9 +180,9 @@ def index_facts(searcher: Any, index: Path) -> dict[str, Any]:
     manifest = searcher.reader.manifest
     return {
         "index": str(index),
-        "generation": manifest["generation"],
-        "model": manifest["model"]["name"],
-        "index_type": manifest["index"]["type"],
+        "generation": manifest.generation,
+        "model": manifest.model.name,
+        "index_type": manifest.index.type,
         "passages": searcher.reader.passages,
         "articles": searcher.reader.articles,
     }

@@ -32,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, format_table, read_queries, write_json
-from index.store import EPOCH, NO_DAY, IndexReader
+from index.reader import IndexReader
+from index.rows import EPOCH, NO_DAY
 from search.searcher import MODES, Searcher, SearchOptions
 
 DEPTH = 100  # BM25 candidates a hybrid search asks for

@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode: Mode = args.mode or ("hybrid" if searcher.has_lexical else "dense")
     try:
         samples = measure_searcher(searcher, queries, args.repeat, args.k, mode)
-        recall = 1.0 if manifest["index"]["type"] == "Flat" else vector_recall(searcher, queries)
+        recall = 1.0 if manifest.index.type == "Flat" else vector_recall(searcher, queries)
     finally:
         searcher.close()  # free the model before the server loads its own
     server_start_s = None
@@ -275,8 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     stages = {stage: summarise(values) for stage, values in samples.items()}
     print(
-        f"index {args.index}: {searcher.reader.passages} passages ({manifest['index']['type']}); "
-        f"model {manifest['model']['name']}; mode {mode}; k {args.k}; {len(queries)} queries x {args.repeat}; "
+        f"index {args.index}: {searcher.reader.passages} passages ({manifest.index.type}); "
+        f"model {manifest.model.name}; mode {mode}; k {args.k}; {len(queries)} queries x {args.repeat}; "
         f"{args.threads} thread(s); vector search recall@10 against exact: {recall:.4f}"
     )
     headers = ["stage (ms)", "count", "p50", "p95", "p99", "mean"]

@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for var in THREAD_VARS:
         os.environ.setdefault(var, "1")  # before numpy loads: one thread per engine
     from index.errors import StoreError
-    from index.store import IndexReader
+    from index.reader import IndexReader
 
     try:
         queries = data.read_queries(args.data / f"{data.QUESTIONS}.queries.tsv")
@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, r in results.items()
     ]  # fmt: skip
     print(
-        f"index {args.index}: {len(docs)} passages, {manifest['counts']['articles']} articles; "
+        f"index {args.index}: {len(docs)} passages, {manifest.counts.articles} articles; "
         f"{len(queries)} questions timed (k={LATENCY_K}), {len(judged)} with indexed gold scored "
         f"(depth {args.depth} passages)"
     )
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "index": str(args.index),
         "generation": generation.name,
         "passages": len(docs),
-        "articles": manifest["counts"]["articles"],
+        "articles": manifest.counts.articles,
         "questions_timed": len(queries),
         "questions_scored": len(judged),
         "latency_k": LATENCY_K,

@@ -57,7 +57,7 @@ def new_articles(corpus: Path, have: set[str], n: int) -> list[dict[str, Any]]:
 
 
 def stored_ids(index: Path) -> set[str]:
-    from index.store import IndexReader
+    from index.reader import IndexReader
 
     reader = IndexReader(index)
     try:

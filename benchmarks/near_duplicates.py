@@ -36,17 +36,17 @@ def main(argv: list[str] | None = None) -> int:
 
     searcher = Searcher.open(args.index)
     reader = searcher.reader
-    facts = reader.manifest.get("near_duplicates")
+    facts = reader.manifest.near_duplicates
     if facts is None:
         print(f"{args.index} was built before near-duplicate detection: rebuild it", file=sys.stderr)
         return 2
     groups: dict[str, list[str]] = {}
-    for article_id, group in reader._db().execute("SELECT article_id, group_id FROM near_duplicates"):
+    for article_id, group in reader._db().near_duplicate_groups():
         groups.setdefault(group, []).append(article_id)
     sizes = Counter(len(m) for m in groups.values())
     print(
-        f"{facts['groups']:,} groups holding {facts['articles']:,} of {reader.articles:,} articles "
-        f"({facts['articles'] / reader.articles:.1%}); sizes: "
+        f"{facts.groups:,} groups holding {facts.articles:,} of {reader.articles:,} articles "
+        f"({facts.articles / reader.articles:.1%}); sizes: "
         + ", ".join(f"{n} x{size}" for size, n in sorted(sizes.items()))
     )
 

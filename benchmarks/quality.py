@@ -350,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(
         f"index {args.index}: {searcher.reader.passages} passages, {searcher.reader.articles} articles; "
-        f"model {manifest['model']['name']}; split {args.split}; as served (group=article); "
+        f"model {manifest.model.name}; split {args.split}; as served (group=article); "
         f"{'only queries with indexed gold' if args.only_indexed else 'missing gold scored as misses'}"
     )
     headers = ["mode", "set", "queries", "missing", "nDCG@10", "R@10", "R@100", "MRR@10", "Ans@10", "p50 ms"]

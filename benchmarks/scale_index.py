@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from index.articles import Article, Passage
-    from index.store import IndexReader, IndexWriter
+    from index.manifest import Origin
+    from index.reader import IndexReader
+    from index.writer import IndexWriter
 
     started = time.perf_counter()
     source = IndexReader(args.index)
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for passage in source.iter_passages():
         by_article.setdefault(passage.article_id, []).append(passage)
     rng = np.random.default_rng(args.seed)
-    writer = IndexWriter(args.out, source.manifest["dim"])
+    writer = IndexWriter(args.out, source.manifest.dim)
     try:
         copy = 0
         while writer.rows < args.passages:
@@ -68,11 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             copy += 1
             print(f"copy {copy}: {writer.rows:,} passages", file=sys.stderr)
-        manifest = {
-            **{k: source.manifest[k] for k in ("model", "splitter", "versions")},
-            "build": {"scaled_from": str(args.index), "copies": copy, "noise": args.noise, "seed": args.seed},
-        }
-        final = writer.commit(manifest, args.index_type)
+        build = {"scaled_from": str(args.index), "copies": copy, "noise": args.noise, "seed": args.seed}
+        origin = Origin(source.manifest.model, source.manifest.splitter, source.manifest.versions, build)
+        final = writer.commit(origin, args.index_type)
     except BaseException:
         writer.abort()
         raise

@@ -62,7 +62,7 @@ def export(args: argparse.Namespace) -> int:
 
     from benchmarks.lexical_engines import articles
     from index.embed import Encoder
-    from index.store import IndexReader
+    from index.reader import IndexReader
 
     reader = IndexReader(args.index)
     out: Path = args.out
@@ -83,12 +83,12 @@ def export(args: argparse.Namespace) -> int:
     questions = judged_queries(args.data)
     with open(out / "queries.tsv", "w", encoding="utf-8") as f:
         f.writelines(f"{qid}\t{q}\n" for qid, q in questions)
-    encoder = Encoder(reader.manifest["model"]["name"], dtype="float32", queries="torch")
+    encoder = Encoder(reader.manifest.model.name, dtype="float32", queries="torch")
     np.save(out / "query_vectors.npy", encoder.queries_fp32([q for _, q in questions]))
     manifest = {
         "index": str(args.index),
         "generation": reader.generation.name,
-        "model": reader.manifest["model"],
+        "model": reader.manifest.to_json()["model"],
         "passages": len(passages),
         "articles": reader.articles,
         "questions": len(questions),
@@ -114,10 +114,10 @@ def dateline(args: argparse.Namespace) -> int:
         ranked = {qid: search(q, DEEP) for qid, q in questions}  # 100 articles for recall@100, untimed
         meta = {
             "system": "dateline",
-            "version": searcher.reader.manifest["versions"]["dateline"],
+            "version": searcher.reader.manifest.versions["dateline"],
             "settings": f"mode={mode}, group=article (as served), undated, queries {searcher.encoder.query_backend}",
             "unit": "passage",
-            "build_s": searcher.reader.manifest["build"]["seconds"],
+            "build_s": searcher.reader.manifest.build["seconds"],
         }
         common.write_run(args.out / f"dateline-{mode}.run", f"dateline-{mode}", ranked, meta, took)
         print(f"dateline-{mode}: {len(ranked)} questions", file=sys.stderr)

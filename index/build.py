@@ -14,11 +14,13 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, input_files, read_articles
+from index.cache import EmbeddingCache
 from index.embed import Encoder
 from index.errors import BuildFailed
 from index.intake import Intake, show_problems, skip_reasons
+from index.manifest import Origin
 from index.split import SplitSettings, embedding_text, split_article, title_budget
-from index.store import EmbeddingCache, IndexWriter
+from index.writer import IndexWriter
 
 CHUNK_PASSAGES = 1024  # passages embedded per call: large enough to sort by length, small enough to stream
 
@@ -146,9 +148,8 @@ def build_index(
         bar.close()
         refuse_failed(report, inputs, strict)
         report.seconds = time.perf_counter() - started
-        final = writer.commit(
-            build_manifest(encoder, settings, {**report.as_dict(), "inputs": [str(p) for p in inputs]}), index_spec
-        )
+        build = {**report.as_dict(), "inputs": [str(p) for p in inputs]}
+        final = writer.commit(Origin.built(encoder.describe(), settings, build), index_spec)
         report.generation = final.name
         report.seconds = time.perf_counter() - started
         return report
@@ -201,29 +202,3 @@ def refuse_failed(report: BuildReport, inputs: Sequence[str | Path], strict: boo
         raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
     if strict and report.problems:
         raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
-
-
-def build_manifest(encoder: Encoder, settings: SplitSettings, build: dict[str, Any]) -> dict[str, Any]:
-    """What a build tells the writer about its generation: model, splitter, software and the build report."""
-    return {
-        "model": encoder.describe(),
-        "splitter": {
-            "max_tokens": settings.max_tokens,
-            "overlap_tokens": settings.overlap_tokens,
-            "max_title_tokens": settings.max_title_tokens,
-        },
-        "versions": versions(),
-        "build": build,
-    }
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("dateline", "sentence-transformers", "torch", "transformers", "faiss-cpu", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return out

@@ -9,15 +9,9 @@ from typing import Any
 from index import lexical
 from index import vectors as vecs
 from index.errors import StoreError
-from index.store import (
-    LEXICAL,
-    MANIFEST,
-    VECTORS,
-    _sha256,
-    read_manifest,
-    resolve_generation,
-    store_problems,
-)
+from index.generations import LEXICAL, MANIFEST, VECTORS, resolve_generation, sha256
+from index.manifest import Manifest
+from index.passages import store_problems
 
 SHOW = 5  # ids listed per problem
 
@@ -32,21 +26,20 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
     """(generation, problems) for the index at `path` (its `current` generation, or a generation folder)."""
     try:
         generation = resolve_generation(Path(path))
-        manifest = read_manifest(generation)
+        manifest = Manifest.read(generation)
     except StoreError as exc:
         return None, [str(exc)]
     problems: list[str] = []
-    for name, meta in manifest.get("files", {}).items():
+    for name, entry in manifest.files.items():
         f = generation / name
         if not f.is_file():
             problems.append(f"{name}: missing (the manifest lists it)")
-        elif f.stat().st_size != meta["bytes"]:
-            problems.append(f"{name}: {f.stat().st_size:,} bytes, the manifest says {meta['bytes']:,}")
-        elif _sha256(f) != meta["sha256"]:
+        elif f.stat().st_size != entry.bytes:
+            problems.append(f"{name}: {f.stat().st_size:,} bytes, the manifest says {entry.bytes:,}")
+        elif sha256(f) != entry.sha256:
             problems.append(f"{name}: contents differ from the manifest's checksum (sha256)")
-    counts = manifest.get("counts", {})
-    want_passages = counts.get("passages")
-    want_vectors = counts.get("vectors", want_passages)
+    counts = manifest.counts
+    want_passages, want_vectors = counts.passages, counts.vectors
 
     ntotal = None
     try:
@@ -54,16 +47,12 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
         ntotal = vecs.count(index)
         if ntotal != want_vectors:
             problems.append(f"{VECTORS}: {ntotal:,} vectors, the manifest says {want_vectors:,}")
-        if vecs.dim(index) != manifest.get("dim"):
-            problems.append(f"{VECTORS}: dimension {vecs.dim(index)}, the manifest says {manifest.get('dim')}")
+        if vecs.dim(index) != manifest.dim:
+            problems.append(f"{VECTORS}: dimension {vecs.dim(index)}, the manifest says {manifest.dim}")
         del index
     except RuntimeError as exc:
         problems.append(f"{VECTORS}: unreadable ({exc})")
-    if (
-        want_vectors is not None
-        and want_passages is not None
-        and counts.get("deleted", 0) != want_vectors - want_passages
-    ):
+    if counts.deleted != want_vectors - want_passages:
         problems.append(
             f"{MANIFEST}: counts disagree: vectors {want_vectors:,} != passages {want_passages:,} + deleted"
         )
@@ -71,13 +60,14 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
     store_rows, found = store_problems(generation, counts, ntotal)
     problems += found
 
-    if "lexical" in manifest:
+    if manifest.lexical is not None:
         try:
             lexical_rows = lexical.rows(generation / LEXICAL)
         except (ValueError, OSError) as exc:
             problems.append(f"{LEXICAL}: unreadable ({exc})")
         else:
-            documents = manifest["lexical"].get("documents", len(lexical_rows))
+            documents = manifest.lexical.documents
+            documents = len(lexical_rows) if documents is None else documents
             if len(lexical_rows) != documents:
                 problems.append(f"{LEXICAL}: {len(lexical_rows):,} documents, the manifest says {documents:,}")
             if len(set(lexical_rows)) != len(lexical_rows):

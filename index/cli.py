@@ -10,9 +10,9 @@ from pathlib import Path
 
 from index.articles import input_files
 from index.errors import InputError, ModelError, StoreError
+from index.generations import DEFAULT_INDEX
 from index.intake import SHOW_PROBLEMS
 
-DEFAULT_INDEX = "data/index"
 WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
 
 
@@ -102,9 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "finetune":
             return _finetune(args)
         if args.command == "info":
-            from index.store import read_manifest, resolve_generation
+            from index.generations import read_json, resolve_generation
+            from index.manifest import Manifest
 
-            print(json.dumps(read_manifest(resolve_generation(Path(args.index))), indent=2))
+            generation = resolve_generation(Path(args.index))
+            Manifest.read(generation)  # refuse another format, as every reader does
+            print(json.dumps(read_json(generation), indent=2))
             return 0
         if args.command == "check":
             return _check(args)
@@ -180,7 +183,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from index.check import check_index
-    from index.store import read_manifest
+    from index.manifest import Manifest
 
     generation, problems = check_index(Path(args.index))
     if generation is None:
@@ -196,12 +199,11 @@ def _check(args: argparse.Namespace) -> int:
         )
         return 2
     assert generation is not None
-    c = read_manifest(generation)["counts"]
-    deleted = c.get("deleted", 0)
-    pending = f" ({deleted:,} deleted, not yet compacted)" if deleted else ""
+    c = Manifest.read(generation).counts
+    pending = f" ({c.deleted:,} deleted, not yet compacted)" if c.deleted else ""
     print(
-        f"ok: {generation}: {c['articles']:,} articles, {c['passages']:,} passages, "
-        f"{c.get('vectors', c['passages']):,} vectors{pending}; vectors, lexical index, store and manifest agree"
+        f"ok: {generation}: {c.articles:,} articles, {c.passages:,} passages, "
+        f"{c.vectors:,} vectors{pending}; vectors, lexical index, store and manifest agree"
     )
     return 0
 
@@ -209,13 +211,14 @@ def _check(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from index.build import default_cache_path
     from index.embed import Encoder, model_spec
-    from index.store import read_manifest, resolve_generation
+    from index.generations import resolve_generation
+    from index.manifest import Manifest
     from index.update import add_files
 
     input_files(args.inputs)
-    built = read_manifest(resolve_generation(Path(args.index)))["model"]
+    built = Manifest.read(resolve_generation(Path(args.index))).model
     try:
-        encoder = Encoder(model_spec(built["name"], built["path"]), dtype=args.dtype)
+        encoder = Encoder(model_spec(built.name, built.path), dtype=args.dtype)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -232,11 +235,12 @@ def _add(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     from index.embed import model_spec
     from index.finetune import TuneSettings, finetune
-    from index.store import read_manifest, resolve_generation
+    from index.generations import resolve_generation
+    from index.manifest import Manifest
 
     index_dir = Path(args.index)
-    built = read_manifest(resolve_generation(index_dir))["model"]
-    base = args.model or model_spec(built["name"], built["path"])
+    built = Manifest.read(resolve_generation(index_dir)).model
+    base = args.model or model_spec(built.name, built.path)
     out = Path(args.out) if args.out else index_dir / "models" / "tuned"
     try:
         exclude = Path(args.exclude).read_text(encoding="utf-8").split() if args.exclude else []

@@ -28,12 +28,13 @@ import numpy as np
 
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, Record, input_files, read_file
-from index.build import BuildReport, build_manifest, refuse_failed, split_settings
+from index.build import BuildReport, refuse_failed, split_settings
 from index.embed import Encoder, Tokenizer, model_spec
 from index.errors import BuildFailed
 from index.intake import Intake, show_problems
+from index.manifest import Origin, Shard
 from index.split import SplitSettings, embedding_text, split_article, title_budget
-from index.store import IndexWriter
+from index.writer import IndexWriter
 
 RAY_EXTRA = "pip install 'dateline[ray]'"
 SHARD_PREFIX = "shard-"
@@ -304,10 +305,9 @@ def write_rows(
         build_id = uuid.uuid4().hex[:12]
         for i, writer in enumerate(writers):
             about = {**report.as_dict(), **(build or {}), "passages_by_node": sorted(nodes.values(), reverse=True)}
-            manifest = build_manifest(encoder, settings, {**about, "inputs": [str(p) for p in inputs]})
-            if shards > 1:
-                manifest["shard"] = {"index": i, "of": shards, "build": build_id}
-            report.generation = writer.commit(manifest, index_spec).name
+            shard = Shard(i, shards, build_id) if shards > 1 else None
+            origin = Origin.built(encoder.describe(), settings, {**about, "inputs": [str(p) for p in inputs]}, shard)
+            report.generation = writer.commit(origin, index_spec).name
         report.seconds = time.perf_counter() - started
         return report
     except BaseException:

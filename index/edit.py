@@ -11,9 +11,9 @@ A writer killed at any point leaves a `.tmp-*` folder that the next writer remov
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,25 +24,21 @@ from index import lexical
 from index import vectors as vecs
 from index.articles import Article, Passage
 from index.errors import IndexCorrupt, StoreError
-from index.store import (
-    FORMAT,
-    FORMAT_VERSION,
-    GENERATIONS,
+from index.generations import (
     LEXICAL,
     STORE,
     VECTORS,
-    StoreEditor,
     acquire_write_lock,
     check_files,
+    data_files,
     file_entries,
-    file_inodes,
-    lexical_files,
-    new_generation_id,
+    new_generation,
     publish,
-    read_manifest,
     release_write_lock,
     resolve_generation,
 )
+from index.manifest import Counts, LexicalMeta, Manifest
+from index.passages import PassageStore
 
 # tantivy rewrites these (atomically, by rename) on every commit; everything else in the folder is immutable.
 _LEXICAL_METADATA = ("meta.json", ".managed.json")
@@ -63,17 +59,15 @@ class IndexEditor:
             self.base = resolve_generation(self.index_dir)
             if self.base.parent.parent.resolve() != self.index_dir.resolve():
                 raise StoreError(f"edit the index folder ({self.base.parent.parent}), not a generation inside it")
-            self.manifest = read_manifest(self.base)
-            check_files(self.base, self.manifest)
-            self.gen_id = new_generation_id()
-            self.tmp = self.index_dir / GENERATIONS / f".tmp-{self.gen_id}"
-            self.tmp.mkdir()
-            self._store = StoreEditor(self.base, self.tmp)
+            self.manifest = Manifest.read(self.base)
+            check_files(self.base, self.manifest.files)
+            self.gen_id, self.tmp = new_generation(self.index_dir)
+            self._store = PassageStore.copy(self.base / STORE, self.tmp / STORE)
             self._copy_lexical()
             self.vectors = vecs.read(self.base / VECTORS)
             self.dim = vecs.dim(self.vectors)
-            self._lexical = lexical.LexicalEditor(self.tmp / LEXICAL) if self._lexical_editable() else None
-            self._lexical_rebuild = self._lexical is None and "lexical" in self.manifest
+            meta = self.manifest.lexical
+            self._lexical = lexical.LexicalEditor(self.tmp / LEXICAL) if meta and meta.editable else None
         except BaseException:
             self.abort()
             raise
@@ -96,14 +90,6 @@ class IndexEditor:
                     os.link(f, target / f.name)
                 except OSError:  # another file system, or no hard links: copy
                     shutil.copyfile(f, target / f.name)
-
-    def _lexical_editable(self) -> bool:
-        meta = self.manifest.get("lexical")
-        return (
-            meta is not None
-            and meta.get("fields", lexical.LEGACY_FIELDS) == lexical.FIELDS
-            and bool(meta.get(lexical.ROW_TERMS))
-        )
 
     # --- reads of the base ----------------------------------------------------------------------------------
 
@@ -151,40 +137,44 @@ class IndexEditor:
         try:
             near_duplicates = self._store.group_near_duplicates()
             articles, passages = self._store.counts()
-            ntotal = vecs.count(self.vectors)
-            manifest = {k: v for k, v in self.manifest.items() if k not in ("files", "update")}
-            manifest["near_duplicates"] = near_duplicates
-            if self._lexical is not None:
-                documents = self._lexical.commit()
-                self._lexical = None
-            elif self._lexical_rebuild:  # an index from before one-field BM25 or indexed rows: rebuild it once
-                shutil.rmtree(self.tmp / LEXICAL, ignore_errors=True)
-                documents = lexical.build(self.tmp / LEXICAL, self._store.lexical_documents())
-                manifest["lexical"] = {**manifest["lexical"], "fields": lexical.FIELDS, lexical.ROW_TERMS: True}
+            lexical_meta = self._commit_lexical(passages)
             self._store.close()
-            if "lexical" in manifest:
-                if documents != passages:
-                    raise IndexCorrupt(
-                        f"lexical index holds {documents} passages, the store {passages}; nothing changed"
-                    )
-                manifest["lexical"] = {**manifest["lexical"], "documents": documents}
             vecs.write(self.vectors, self.tmp / VECTORS)
-            names = [STORE, VECTORS, *lexical_files(self.tmp)]
-            manifest.update(
-                format=FORMAT,
-                format_version=FORMAT_VERSION,
+            ntotal = vecs.count(self.vectors)
+            manifest = Manifest.create(
+                self.manifest.origin,
                 generation=self.gen_id,
-                created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                counts={"articles": articles, "passages": passages, "vectors": ntotal, "deleted": ntotal - passages},
+                dim=self.manifest.dim,
+                counts=Counts(articles, passages, ntotal, ntotal - passages),
+                index=self.manifest.index,
+                lexical=lexical_meta,
+                near_duplicates=near_duplicates,
+                files=file_entries(self.tmp, data_files(self.tmp), self.base, self.manifest.files),
                 update={**update, "base": self.base.name},
-                files=file_entries(self.tmp, names, known=file_inodes(self.base, self.manifest)),
             )
-            return publish(self.index_dir, self.tmp, self.gen_id, manifest, names)
+            return publish(self.index_dir, self.tmp, manifest)
         except BaseException:
             self.abort()
             raise
         finally:
             release_write_lock(self._lock)
+
+    def _commit_lexical(self, passages: int) -> LexicalMeta | None:
+        """Finish the lexical index (an older layout is rebuilt once in today's); its manifest entry."""
+        assert self.tmp is not None
+        meta = self.manifest.lexical
+        if meta is None:
+            return None
+        if self._lexical is not None:
+            documents = self._lexical.commit()
+            self._lexical = None
+        else:  # an index from before one-field BM25 or indexed rows: rebuild it once
+            shutil.rmtree(self.tmp / LEXICAL, ignore_errors=True)
+            documents = lexical.build(self.tmp / LEXICAL, self._store.lexical_documents())
+            meta = dataclasses.replace(meta, fields=tuple(lexical.FIELDS), row_terms=True)
+        if documents != passages:
+            raise IndexCorrupt(f"lexical index holds {documents} passages, the store {passages}; nothing changed")
+        return dataclasses.replace(meta, documents=documents)
 
     def abort(self) -> None:
         """Drop the unfinished generation and release the lock; the live index is untouched."""

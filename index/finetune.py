@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embed import cpu_has_bf16, resolve_model
-from index.store import IndexReader
+from index.reader import IndexReader
 
 
 @dataclass(frozen=True, slots=True)

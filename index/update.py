@@ -7,6 +7,8 @@ then the embedding cache is asked, then the model). Each call makes at most one 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,20 +18,18 @@ from typing import Any
 import numpy as np
 
 from index.articles import Article, Passage, Problem, Record, input_files, read_articles
-from index.build import Embedder, versions
+from index.build import Embedder
+from index.cache import EmbeddingCache
 from index.edit import IndexEditor
 from index.embed import Encoder
 from index.errors import BuildFailed, ModelMismatch
+from index.generations import STORE, resolve_generation
 from index.intake import Intake
+from index.manifest import Manifest, versions
+from index.passages import PassageStore, unchanged_articles
+from index.reader import IndexReader
 from index.split import SplitSettings, embedding_text, split_article, title_budget
-from index.store import (
-    EmbeddingCache,
-    IndexReader,
-    IndexWriter,
-    read_manifest,
-    resolve_generation,
-    unchanged_articles,
-)
+from index.writer import IndexWriter
 
 
 @dataclass
@@ -86,18 +86,11 @@ class UpdateReport:
         }
 
 
-def split_settings(manifest: dict[str, Any]) -> SplitSettings:
-    s = manifest["splitter"]
-    return SplitSettings(
-        max_tokens=s["max_tokens"], overlap_tokens=s["overlap_tokens"], max_title_tokens=s["max_title_tokens"]
-    )
-
-
-def check_model(manifest: dict[str, Any], encoder: Encoder) -> None:
-    built = manifest["model"]
-    if encoder.info.fingerprint != built["fingerprint"] or encoder.dim != manifest["dim"]:
+def check_model(manifest: Manifest, encoder: Encoder) -> None:
+    built = manifest.model
+    if encoder.info.fingerprint != built.fingerprint or encoder.dim != manifest.dim:
         raise ModelMismatch(
-            f"the index was built with {built['name']} ({built['fingerprint']}), not {encoder.info.name} "
+            f"the index was built with {built.name} ({built.fingerprint}), not {encoder.info.name} "
             f"({encoder.info.fingerprint}); add with that model"
         )
 
@@ -128,7 +121,7 @@ def add_articles(
     cache = None
     try:
         check_model(editor.manifest, encoder)
-        settings = split_settings(editor.manifest)
+        settings = editor.manifest.splitter
         for article_id in delete:
             if article_id in batch:
                 continue  # deleted and re-added in one call: the add wins
@@ -241,37 +234,21 @@ def compact(index_dir: Path, index_spec: str | None = None, wait: float | None =
     `index_spec` None keeps the index type; "auto" re-chooses it for the new size."""
     started = time.perf_counter()
     report = UpdateReport()
-    live = read_manifest(resolve_generation(Path(index_dir)))
-    if not live["counts"].get("deleted", 0) and index_spec in (None, live["index"]["type"]):
+    live = Manifest.read(resolve_generation(Path(index_dir)))
+    if not live.counts.deleted and index_spec in (None, live.index.type):
         return report  # nothing to drop, nothing to change: no new generation
-    writer = IndexWriter(index_dir, live["dim"], wait=wait)  # the lock first, then the live generation: no lost update
+    writer = IndexWriter(index_dir, live.dim, wait=wait)  # the lock first, then the live generation: no lost update
     try:
-        source = IndexReader(resolve_generation(Path(index_dir)))
-        manifest = source.manifest
-        try:
-            db = source._db()
-            # Articles in the order of their first row, so a compacted index keeps the build's order.
-            articles = db.execute(
-                "SELECT a.*, min(p.row) AS first FROM articles a JOIN passages p USING (article_id) "
-                "GROUP BY a.article_id ORDER BY first"
-            ).fetchall()
-            for *article_row, _ in articles:
-                stored = db.execute(
-                    'SELECT row, passage_id, article_id, n, start, "end", text FROM passages '
-                    "WHERE article_id=? ORDER BY n",
-                    (article_row[0],),
-                ).fetchall()
-                passages = [Passage(*r[1:]) for r in stored]
-                writer.add_stored(article_row, passages, source.vectors([r[0] for r in stored]))
-                report.passages += len(passages)
-            report.deleted = manifest["counts"].get("deleted", 0)
-            spec = index_spec or manifest["index"]["type"]
-            keep: dict[str, Any] = {k: manifest[k] for k in ("model", "splitter", "versions", "build") if k in manifest}
-            keep["versions"] = versions()
-            keep["compacted"] = {"base": source.generation.name, "dropped_rows": report.deleted}
-            report.generation = writer.commit(keep, spec).name
-        finally:
-            source.close()
+        with IndexReader(resolve_generation(Path(index_dir))) as source:
+            with contextlib.closing(PassageStore.read_only(source.generation / STORE)) as store:
+                for article_row, rows, passages in store.stored_articles():
+                    writer.add_stored(article_row, passages, source.vectors(rows))
+                    report.passages += len(passages)
+            manifest = source.manifest
+            report.deleted = manifest.counts.deleted
+            compacted = {"base": source.generation.name, "dropped_rows": report.deleted}
+            origin = dataclasses.replace(manifest.origin, versions=versions(), shard=None, compacted=compacted)
+            report.generation = writer.commit(origin, index_spec or manifest.index.type).name
     except BaseException:
         writer.abort()
         raise

@@ -21,8 +21,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from index.errors import DatelineError, IndexBusy
+from index.generations import resolve_generation
 from index.intake import Intake, records_from_fields
-from index.store import read_manifest, resolve_generation
+from index.manifest import Manifest
 from search.live import LiveSearcher
 from search.options import SearchOptions
 from search.schemas import (
@@ -107,7 +108,7 @@ async def _no_receive() -> dict[str, Any]:
 def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     """The app for `settings`; refuses at once (StoreError with a how-to) when there is no usable index."""
     if searcher is None:
-        read_manifest(resolve_generation(settings.index))  # fail now, with a message, not at the first request
+        Manifest.read(resolve_generation(settings.index))  # fail now, with a message, not at the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -226,14 +227,14 @@ def create_app(settings: Settings, searcher: Searcher | None = None) -> FastAPI:
             return Health(
                 status="ok",
                 index=str(settings.index),
-                generation=m["generation"],
+                generation=m.generation,
                 articles=s.reader.articles,
                 passages=s.reader.passages,
-                deleted=m["counts"].get("deleted", 0),
-                model=m["model"]["name"],
-                dim=m["dim"],
-                index_type=m["index"]["type"],
-                built=m["created"],
+                deleted=m.counts.deleted,
+                model=m.model.name,
+                dim=m.dim,
+                index_type=m.index.type,
+                built=m.created,
                 query_encoder=getattr(s.encoder, "query_backend", "torch-fp32"),
                 writes=settings.api_key is not None,
                 reloads=live.reloads,

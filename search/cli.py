@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from search.settings import DEFAULT_INDEX
+from index.generations import DEFAULT_INDEX
 
 
 def _query_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import cast
 
 from index.errors import StoreError
-from index.store import IndexReader, resolve_generation
+from index.generations import resolve_generation
+from index.reader import IndexReader
 from search.searcher import Searcher
 from search.shards import ShardedReader, resolve_shards, shard_paths
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from index.generations import DEFAULT_INDEX
 from search.app import create_app
 from search.settings import Settings
 from search.shards import open_searcher, shard_paths
@@ -55,7 +56,7 @@ def serve_application(settings: Settings, replicas: int, cpus_per_replica: float
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m search.replicas", description="Serve N replicas on Ray Serve.")
-    p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", "data/index"))
+    p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
     p.add_argument("--replicas", type=int, default=2)
     p.add_argument("--cpus-per-replica", type=float, default=1.0)
     p.add_argument("--address", default=None, help="a running Ray cluster (host:port); default: start Ray here")

@@ -17,7 +17,9 @@ import numpy as np
 
 from index.embed import Encoder, Reranker, model_spec
 from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
-from index.store import NO_DAY, ArticleInfo, IndexReader, StoredPassage
+from index.passages import ArticleInfo, StoredPassage
+from index.reader import IndexReader
+from index.rows import NO_DAY
 from search import highlight as hl
 from search import ranking
 from search.options import (
@@ -97,10 +99,10 @@ class Searcher:
         reranker: Reranker | None = None,
         config: RankingConfig = TUNED,
     ) -> None:
-        built = reader.manifest["model"]
-        if encoder.info.fingerprint != built["fingerprint"] or encoder.dim != reader.manifest["dim"]:
+        built = reader.manifest.model
+        if encoder.info.fingerprint != built.fingerprint or encoder.dim != reader.manifest.dim:
             raise ModelMismatch(
-                f"index {reader.generation} was built with model {built['name']} ({built['fingerprint']}), "
+                f"index {reader.generation} was built with model {built.name} ({built.fingerprint}), "
                 f"not {encoder.info.name} ({encoder.info.fingerprint}); query with that model or rebuild the index"
             )
         self.reader, self.encoder, self.reranker, self.config = reader, encoder, reranker, config
@@ -127,8 +129,8 @@ class Searcher:
         query_encoder: str = "auto",
     ) -> Searcher:
         """A searcher over an open reader with its index's model (or `model`) and, given one, a cross-encoder."""
-        built = reader.manifest["model"]
-        spec = model or model_spec(built["name"], built["path"])
+        built = reader.manifest.model
+        spec = model or model_spec(built.name, built.path)
         reranker = Reranker(rerank_model) if rerank_model else None
         return cls(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
 

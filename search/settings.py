@@ -10,8 +10,8 @@ from typing import Any
 
 from index.embed import QUERY_ENCODERS
 from index.errors import SettingsError
+from index.generations import DEFAULT_INDEX
 
-DEFAULT_INDEX = "data/index"
 MAX_BODY_BYTES = 16 * 1024 * 1024  # POST /articles bodies past this are refused with 413
 MAX_BATCH = 1000  # articles per POST /articles; more is a 413
 

@@ -27,7 +27,10 @@ from typing import Any, cast
 import numpy as np
 
 from index.errors import IndexCorrupt, IndexMissing, ShardMismatch
-from index.store import ArticleInfo, IndexReader, StoredPassage, resolve_generation
+from index.generations import resolve_generation
+from index.manifest import Counts
+from index.passages import ArticleInfo, StoredPassage
+from index.reader import IndexReader
 from search.searcher import Searcher
 
 SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
@@ -58,14 +61,12 @@ class ShardedReader:
         first = self.shards[0].manifest
         for reader in self.shards[1:]:
             m = reader.manifest
-            if m["model"]["fingerprint"] != first["model"]["fingerprint"] or m["dim"] != first["dim"]:
+            if m.model.fingerprint != first.model.fingerprint or m.dim != first.dim:
                 raise ShardMismatch(
                     f"{reader.generation} was built with another model than {self.shards[0].generation}; "
                     "rebuild the shards with one model"
                 )
-        declared = {
-            (r.manifest["shard"]["build"], r.manifest["shard"]["of"]) for r in self.shards if "shard" in r.manifest
-        }
+        declared = {(r.manifest.shard.build, r.manifest.shard.of) for r in self.shards if r.manifest.shard}
         if declared and (len(declared) > 1 or next(iter(declared))[1] != len(self.shards)):
             raise ShardMismatch(
                 f"the shards come from different builds or miss some ({sorted(declared)}, {len(self.shards)} "
@@ -74,12 +75,11 @@ class ShardedReader:
         sizes = [len(r.row_days) for r in self.shards]  # rows, deleted ones included (a row per vector)
         self.offsets = [0, *np.cumsum(sizes).tolist()]
         self.generation = joined(r.generation for r in self.shards)
-        self.manifest: dict[str, Any] = {
-            **first,
-            "generation": "+".join(r.manifest["generation"] for r in self.shards),
-            "counts": {"articles": sum(r.articles for r in self.shards), "passages": sum(sizes)},
-            "shards": [str(r.generation) for r in self.shards],
-        }
+        self.manifest = dataclasses.replace(  # the first shard's, with the generations and counts of all
+            first,
+            generation="+".join(r.manifest.generation for r in self.shards),
+            counts=Counts(sum(r.articles for r in self.shards), sum(sizes), sum(sizes), 0),
+        )
         self.row_days = np.concatenate([r.row_days for r in self.shards])
         self.row_n = np.concatenate([r.row_n for r in self.shards])
         lexicals = [r.lexical for r in self.shards]
@@ -100,7 +100,7 @@ class ShardedReader:
 
     @property
     def articles(self) -> int:
-        return int(self.manifest["counts"]["articles"])
+        return self.manifest.counts.articles
 
     def _locate(self, row: int) -> tuple[int, int]:
         shard = bisect.bisect_right(self.offsets, row) - 1

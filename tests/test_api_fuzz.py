@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from index.check import check_index
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings

@@ -22,13 +22,14 @@ def modules_after(imports: str) -> set[str]:
 
 def test_the_write_side_imports_neither_the_web_stack_nor_the_search_package() -> None:
     loaded = modules_after(
-        "import index.build, index.store, index.split, index.articles, index.update, index.edit, index.check"
+        "import index.build, index.reader, index.writer, index.split, index.articles, index.update, index.edit, "
+        "index.check"
     )
     assert loaded.isdisjoint({"fastapi", "pydantic", "starlette", "uvicorn", "search"})
 
 
 def test_the_write_side_loads_the_model_library_only_when_an_encoder_is_made() -> None:
-    loaded = modules_after("import index.build, index.store, index.split, index.articles, index.embed")
+    loaded = modules_after("import index.build, index.reader, index.writer, index.split, index.articles, index.embed")
     assert loaded.isdisjoint({"sentence_transformers", "torch", "transformers"})
 
 
@@ -50,7 +51,7 @@ OWNERS = {
     "torch": {"index/embed.py", "index/finetune.py"},
     "faiss": {"index/vectors.py"},
     "tantivy": {"index/lexical.py"},
-    "sqlite3": {"index/store.py"},
+    "sqlite3": {"index/passages.py", "index/cache.py"},
     "fastapi": {"search/app.py"},
     "uvicorn": {"search/cli.py"},
 }

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.searcher import Searcher
 from tests.fakes import FakeEncoder, fake_index
 from tests.test_newsroom import wire_copies

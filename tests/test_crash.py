@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from index.check import check_index
-from index.store import GENERATIONS, IndexReader
+from index.generations import GENERATIONS
+from index.reader import IndexReader
 from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
 

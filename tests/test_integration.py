@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 import search.searcher
 from index.build import BuildReport, build_index
-from index.store import IndexReader
+from index.reader import IndexReader
 from search import cli as search_cli
 from search.app import create_app
 from search.settings import Settings

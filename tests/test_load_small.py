@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.latency import free_port
 from benchmarks.load import Phases, clients, verify, writers
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index import dedup
-from index.store import IndexReader
+from index.reader import IndexReader
 from search import highlight as hl
 from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_index, made_up_articles, made_up_text
@@ -80,8 +80,8 @@ def searcher(index: Path) -> Searcher:
 
 def test_build_finds_the_wire_copies(index: Path) -> None:
     reader = IndexReader(index)
-    assert reader.manifest["near_duplicates"]["groups"] == 1
-    assert reader.manifest["near_duplicates"]["articles"] == 3
+    assert reader.manifest.near_duplicates.groups == 1
+    assert reader.manifest.near_duplicates.articles == 3
     group = reader.duplicate_group("story-004")
     assert group is not None and group == reader.duplicate_group("story-004-copy1") == reader.duplicate_group(
         "story-004-copy2"
@@ -268,15 +268,15 @@ def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None
 
     records = made_up_articles(12)
     fake_index(tmp_path, records)
-    assert IndexReader(tmp_path / "index").manifest["near_duplicates"]["groups"] == 0
+    assert IndexReader(tmp_path / "index").manifest.near_duplicates.groups == 0
     story = records[3]
     copy = Article("wire-copy", story["title"], story["text"] + "\n\nDistributed by the wire.", "2024-03-01", "Wire")
     add_articles(tmp_path / "index", [copy], FakeEncoder(), cache_path=None)
     reader = IndexReader(tmp_path / "index")
-    assert reader.manifest["near_duplicates"] == {**reader.manifest["near_duplicates"], "groups": 1, "articles": 2}
+    assert (reader.manifest.near_duplicates.groups, reader.manifest.near_duplicates.articles) == (1, 2)
     assert reader.duplicate_group("wire-copy") == reader.duplicate_group(story["id"]) is not None
     hits = Searcher(reader, FakeEncoder()).search(story["title"], SearchOptions(k=12, mode="lexical", recency=0)).hits
     assert sum(h.passage.article_id in ("wire-copy", story["id"]) for h in hits) == 1
     delete_articles(tmp_path / "index", [story["id"]])
     reader = IndexReader(tmp_path / "index")
-    assert reader.manifest["near_duplicates"]["groups"] == 0 and reader.duplicate_group("wire-copy") is None
+    assert reader.manifest.near_duplicates.groups == 0 and reader.duplicate_group("wire-copy") is None

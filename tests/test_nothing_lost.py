@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from index.articles import Article
 from index.check import check_index
-from index.store import IndexReader
+from index.reader import IndexReader
 from index.update import add_articles, compact, delete_articles
 from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_build, made_up_text, write_jsonl

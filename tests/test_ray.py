@@ -26,7 +26,7 @@ import pytest
 from benchmarks.data import DATA_DIR, asked_on, in_split, read_qrels, read_queries
 from index.build import build_index
 from index.distributed import shard_of
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.searcher import Searcher, SearchOptions
 from search.shards import ShardedReader
 from tests.fakes import real_articles, write_jsonl
@@ -121,7 +121,7 @@ def test_the_slice_holds_every_article_the_dev_questions_cite(builds: Builds) ->
 
 
 def test_the_ray_build_ran_on_two_nodes_with_an_embedding_actor_on_each(builds: Builds) -> None:
-    build = IndexReader(builds.ray).manifest["build"]
+    build = IndexReader(builds.ray).manifest.build
     # Two actors of one CPU each on a cluster of two one-CPU nodes: one actor per node, and both embedded.
     assert build["engine"] == "ray" and build["embed_actors"] == 2
     assert len(build["passages_by_node"]) == 2 and sum(build["passages_by_node"]) == build["passages"]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import index.articles
 from index.errors import BuildFailed
-from index.store import IndexReader
+from index.reader import IndexReader
 from tests.fakes import fake_build, made_up_text
 
 HUGE = 3000  # MAX_RECORD_CHARS for these tests: a "huge" line is longer

@@ -72,7 +72,7 @@ def test_each_variant_asks_as_of_the_quiz_day_of_no_day_or_of_the_newest_article
     import numpy as np
 
     from benchmarks.data import newest_day
-    from index.store import EPOCH, NO_DAY
+    from index.rows import EPOCH, NO_DAY
 
     asked: list[tuple[object, float]] = []
     newest = datetime.date(2026, 3, 1)

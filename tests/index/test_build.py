@@ -11,7 +11,7 @@ import pytest
 
 from index.build import build_index
 from index.errors import BuildFailed
-from index.store import IndexReader
+from index.reader import IndexReader
 from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
 from tests.fakes import fake_build as build
 
@@ -60,8 +60,8 @@ def test_the_report_reconciles_read_indexed_and_skipped_with_the_index(
     assert (report.indexed, report.skipped) == (6, len(bad))  # a.jsonl 3, b.csv 1, t1.txt 1, c.jsonl.gz 1
     assert (reader.articles, reader.passages) == (report.indexed, report.passages)
     assert report.embedded + report.cached == report.passages
-    assert reader.manifest["build"]["read"] == report.read
-    assert reader.manifest["build"]["skipped"] == report.skipped
+    assert reader.manifest.build["read"] == report.read
+    assert reader.manifest.build["skipped"] == report.skipped
 
 
 def test_every_bad_record_is_listed_with_its_file_and_line(

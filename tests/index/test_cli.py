@@ -15,7 +15,8 @@ from index import cli as index_cli
 from index.build import default_cache_path
 from index.embed import resolve_model
 from index.errors import ModelError
-from index.store import CURRENT, VECTORS, IndexReader
+from index.generations import CURRENT, VECTORS
+from index.reader import IndexReader
 from search import cli as search_cli
 from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
 
@@ -255,12 +256,13 @@ def test_build_with_the_real_model_then_check_then_rebuild_from_the_cache(
     code, _, err = run(index_cli.main, argv, capsys)
     assert code == 0, err
     assert "read 5 articles: indexed 5, skipped 0" in err and "model all-MiniLM-L6-v2 (384-d" in err
-    manifest = IndexReader(index_dir).manifest
-    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["dim"] == 384
-    assert manifest["splitter"]["max_tokens"] == 256
+    with IndexReader(index_dir) as reader:
+        manifest = reader.manifest
+    assert manifest.model.name == "all-MiniLM-L6-v2" and manifest.dim == 384
+    assert manifest.splitter.max_tokens == 256
     assert run(index_cli.main, ["check", str(index_dir)], capsys)[0] == 0
     code, _, err = run(index_cli.main, argv, capsys)
     assert code == 0 and "(0 embedded," in err
-    other = "float32" if manifest["model"]["dtype"] == "bfloat16" else "bfloat16"
+    other = "float32" if manifest.model.dtype == "bfloat16" else "bfloat16"
     code, _, err = run(index_cli.main, [*argv, "--dtype", other], capsys)  # other vectors: none from the cache
     assert code == 0 and re.search(r"\([1-9][\d,]* embedded, 0 from cache\)", err), err

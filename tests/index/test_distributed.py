@@ -13,8 +13,8 @@ import pytest
 
 from index import cli
 from index import distributed as dist
+from index.reader import IndexReader
 from index.split import SplitSettings
-from index.store import IndexReader
 from tests.fakes import FakeEncoder, fake_build, fake_split_settings, made_up_articles, write_jsonl
 
 
@@ -73,9 +73,9 @@ def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
     rows_all = range(a.passages)
     assert np.array_equal(a.vectors(rows_all), b.vectors(rows_all))
     assert a.search_lexical("ferry harbour strike", 20) == b.search_lexical("ferry harbour strike", 20)
-    assert b.manifest["build"]["engine"] == "ray"
-    assert b.manifest["build"]["passages_by_node"] == [local.passages]
-    assert b.manifest["lexical"] == a.manifest["lexical"] and b.manifest["counts"] == a.manifest["counts"]
+    assert b.manifest.build["engine"] == "ray"
+    assert b.manifest.build["passages_by_node"] == [local.passages]
+    assert b.manifest.lexical == a.manifest.lexical and b.manifest.counts == a.manifest.counts
 
 
 def test_shards_hold_each_article_once_in_the_shard_its_id_picks(
@@ -91,9 +91,9 @@ def test_shards_hold_each_article_once_in_the_shard_its_id_picks(
         p.passage_id for p in IndexReader(tmp_path / "one").iter_passages()
     )
     for i, reader in enumerate(readers):
-        assert reader.manifest["shard"]["index"] == i and reader.manifest["shard"]["of"] == 3
+        assert reader.manifest.shard.index == i and reader.manifest.shard.of == 3
         assert {dist.shard_of(p.article_id, 3) for p in reader.iter_passages()} <= {i}
-    assert len({r.manifest["shard"]["build"] for r in readers}) == 1
+    assert len({r.manifest.shard.build for r in readers}) == 1
 
 
 def test_the_shard_of_an_article_is_stable_and_spreads_ids_evenly() -> None:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from index import errors
 from index.errors import DatelineError, IndexBusy, StoreError
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
 from search.settings import Settings

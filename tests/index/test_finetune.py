@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.finetune import TuneSettings, _batches, finetune, training_pairs
-from index.store import IndexReader
+from index.reader import IndexReader
 
 
 def test_training_pairs_leave_out_excluded_and_untitled_articles_and_cap_each_article(built_index: Path) -> None:

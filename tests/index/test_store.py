@@ -14,17 +14,10 @@ import pytest
 import index.build
 from index.articles import Article, read_articles
 from index.errors import BuildFailed, IndexCorrupt, IndexMissing, InputError, StoreError
+from index.generations import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, VECTORS
+from index.reader import IndexReader
 from index.split import embedding_text, split_article, title_budget
-from index.store import (
-    CURRENT,
-    GENERATIONS,
-    LEXICAL,
-    MANIFEST,
-    STORE,
-    VECTORS,
-    IndexReader,
-    IndexWriter,
-)
+from index.writer import IndexWriter
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
 from tests.fakes import fake_build as build
 
@@ -70,7 +63,7 @@ def test_each_stored_vector_is_the_embedding_of_its_own_passage_with_its_title(b
 
 def test_the_manifest_records_model_counts_splitter_and_file_sizes(built_index: Path) -> None:
     reader = IndexReader(built_index)
-    m = reader.manifest
+    m = json.loads((reader.generation / MANIFEST).read_text())  # as stored on disk
     assert m["model"]["fingerprint"] == FakeEncoder().info.fingerprint
     assert m["dim"] == FakeEncoder().dim
     assert m["counts"] == {
@@ -99,7 +92,7 @@ def test_flat_search_returns_exactly_the_numpy_brute_force_top_k(built_index: Pa
 
 def test_search_scores_are_best_first(built_index: Path) -> None:
     reader = IndexReader(built_index)
-    [hits] = reader.search(unit_queries(1, reader.manifest["dim"], seed=3), 20)
+    [hits] = reader.search(unit_queries(1, reader.manifest.dim, seed=3), 20)
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True)
 
@@ -109,7 +102,7 @@ def test_asking_for_more_hits_than_passages_returns_each_passage_once_and_no_pad
     built_index: Path, extra: int
 ) -> None:
     reader = IndexReader(built_index)
-    [hits] = reader.search(unit_queries(1, reader.manifest["dim"]), reader.passages + extra)
+    [hits] = reader.search(unit_queries(1, reader.manifest.dim), reader.passages + extra)
     rows = [row for row, _ in hits]
     assert sorted(rows) == list(range(reader.passages))
 
@@ -219,7 +212,7 @@ def assert_unchanged(index_dir: Path, generation: Path, passages: int) -> None:
     reader = IndexReader(index_dir)
     assert reader.generation == generation
     assert reader.passages == passages
-    assert reader.search(unit_queries(1, reader.manifest["dim"]), 3)[0]
+    assert reader.search(unit_queries(1, reader.manifest.dim), 3)[0]
     assert not [p for p in (index_dir / GENERATIONS).iterdir() if p.name.startswith(".tmp-")]
     assert not list(index_dir.glob(f".{CURRENT}-*")), "no half-made symlink is left"
 
@@ -288,14 +281,14 @@ def test_a_missing_input_fails_before_anything_is_written(built_index: Path, tmp
 
 def test_a_second_build_switches_current_and_the_old_reader_keeps_working(built_index: Path, tmp_path: Path) -> None:
     old = IndexReader(built_index)
-    old_hits = old.search(unit_queries(2, old.manifest["dim"]), 5)
+    old_hits = old.search(unit_queries(2, old.manifest.dim), 5)
     smaller = write_jsonl(tmp_path / "smaller.jsonl", made_up_articles(2))
     build([smaller], built_index)
     assert (built_index / CURRENT).is_symlink()
     new = IndexReader(built_index)
     assert new.generation != old.generation
     assert new.articles == 2
-    assert old.search(unit_queries(2, old.manifest["dim"]), 5) == old_hits
+    assert old.search(unit_queries(2, old.manifest.dim), 5) == old_hits
     assert [p.row for p in old.fetch([row for row, _ in old_hits[0]])] == [row for row, _ in old_hits[0]]
     assert IndexReader(old.generation).passages == old.passages  # the previous generation is kept on disk
 
@@ -344,8 +337,8 @@ def test_an_approximate_index_that_finds_fewer_than_k_drops_the_padding_rows(
     index_dir = tmp_path / "ivf"
     build([articles_file], index_dir, index_spec="IVF2,Flat")  # one of two lists is probed: some rows unreachable
     reader = IndexReader(index_dir)
-    assert reader.manifest["index"]["type"] == "IVF2,Flat"
-    for hits in reader.search(unit_queries(5, reader.manifest["dim"]), reader.passages):
+    assert reader.manifest.index.type == "IVF2,Flat"
+    for hits in reader.search(unit_queries(5, reader.manifest.dim), reader.passages):
         rows = [row for row, _ in hits]
         assert rows and all(0 <= row < reader.passages for row in rows)
         assert len(set(rows)) == len(rows)

@@ -18,7 +18,8 @@ from index.articles import Article
 from index.check import check_index
 from index.edit import IndexEditor
 from index.errors import IndexBusy, ModelMismatch
-from index.store import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, IndexReader, acquire_write_lock
+from index.generations import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, acquire_write_lock
+from index.reader import IndexReader
 from index.update import add_articles, add_files, compact, delete_articles
 from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, made_up_articles, made_up_text, write_jsonl
@@ -93,7 +94,7 @@ def test_a_changed_article_replaces_its_old_passages_and_reuses_the_vectors_of_u
     passages = [p for p in reader.iter_passages() if p.article_id == old["id"]]
     assert "Ostrander" in passages[-1].text
     assert [p.n for p in passages] == list(range(len(passages)))
-    assert reader.manifest["counts"]["deleted"] > 0  # the old version's vectors stay until compaction
+    assert reader.manifest.counts.deleted > 0  # the old version's vectors stay until compaction
     reader.close()
     assert found_ids(small_index, "Ostrander", mode="lexical") == {old["id"]}
     assert check_index(small_index)[1] == []
@@ -121,7 +122,7 @@ def test_compact_drops_deleted_vectors_and_keeps_every_search_result(small_index
     delete_articles(small_index, [RECORDS[2]["id"]])
     add_articles(small_index, [article({**RECORDS[0], "text": RECORDS[0]["text"] + " Extra words."})], FakeEncoder())
     before = IndexReader(small_index)
-    assert before.manifest["counts"]["deleted"] > 0
+    assert before.manifest.counts.deleted > 0
     queries = ["ferry crews strike", "harbour budget vote", "storm bridge river"]
 
     def results(reader: IndexReader) -> list[Any]:
@@ -148,8 +149,8 @@ def test_compact_drops_deleted_vectors_and_keeps_every_search_result(small_index
     before.close()
     report = compact(small_index)
     after = IndexReader(small_index)
-    counts = after.manifest["counts"]
-    assert counts["deleted"] == 0 and counts["vectors"] == counts["passages"] == after.passages
+    counts = after.manifest.counts
+    assert counts.deleted == 0 and counts.vectors == counts.passages == after.passages
     assert [s.row for s in after.iter_passages()] == list(range(after.passages))
     assert report.deleted > 0
     got = results(after)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.errors import IndexMissing, ModelMismatch
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.app import create_app
 from search.schemas import MAX_K, MAX_QUERY_CHARS
 from search.searcher import Searcher
@@ -181,7 +181,7 @@ def test_healthz_reports_the_index_counts_generation_and_model(
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
     assert (body["articles"], body["passages"]) == (reader.articles, reader.passages)
-    assert body["generation"] == reader.manifest["generation"]
+    assert body["generation"] == reader.manifest.generation
     assert body["model"] == FakeEncoder().info.name
     assert body["dim"] == FakeEncoder().dim
     assert body["index"] == str(built_index)

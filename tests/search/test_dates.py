@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.data import asked_on
-from index.store import LEXICAL_WITHIN_SHARE, IndexReader
+from index.reader import LEXICAL_WITHIN_SHARE, IndexReader
 from search import ranking
 from search.app import create_app
 from search.searcher import Searcher, SearchOptions

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from index.articles import Article
 from index.errors import SettingsError
-from index.store import IndexReader, acquire_write_lock
+from index.generations import acquire_write_lock
+from index.reader import IndexReader
 from index.update import add_articles, delete_articles
 from search.app import create_app
 from search.live import LiveSearcher

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from index.build import build_index
 from index.errors import NoLexicalIndex
-from index.store import IndexReader
+from index.reader import IndexReader
 from search import ranking
 from search.searcher import TUNED, Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from index.distributed import shard_of
 from index.errors import ShardMismatch
-from index.store import IndexReader
+from index.reader import IndexReader
 from search.app import create_app
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings

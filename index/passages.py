@@ -1,0 +1,318 @@
+"""The passage store (passages.sqlite3): the SQLite schema and every query on it; the ONLY module of the index
+that imports sqlite3 (the embedding cache, index/cache.py, keeps its own database).
+
+One `PassageStore` reads, writes and edits: a writer creates one, an edit changes a copy of the live one, a
+reader opens it read-only (one per thread) and `index check` lists how it disagrees with the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import dedup
+from index.articles import Article, Passage
+from index.generations import STORE
+from index.manifest import Counts, NearDuplicates
+
+SCHEMA = """
+CREATE TABLE articles (
+    article_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT, url TEXT,
+    content_sha1 TEXT NOT NULL, n_passages INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, passage_id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
+    n INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX passages_article ON passages(article_id);
+"""
+NEAR_DUPLICATE_TABLES = """
+CREATE TABLE minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE near_duplicates (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;
+"""
+_PASSAGE = (
+    'SELECT p.row, p.passage_id, p.article_id, p.n, p.start, p."end", p.text, a.title, a.date, a.source, a.url '
+    "FROM passages p JOIN articles a USING (article_id)"
+)
+_CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    """A passage as the read side returns it: text, offsets and its article's metadata."""
+
+    row: int
+    passage_id: str
+    article_id: str
+    n: int
+    start: int
+    end: int
+    text: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    article_id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+
+def content_sha1(article: Article) -> str:
+    return hashlib.sha1(f"{article.title}\x1f{article.text}".encode()).hexdigest()
+
+
+def _some(items: Iterable[Any]) -> str:
+    found = sorted(items)
+    return ", ".join(map(str, found[:5])) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+
+
+class PassageStore:
+    """A generation's articles and passages; `create`, `copy` (to edit) or `read_only`."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    def create(cls, path: Path) -> PassageStore:
+        """A new, empty store for a build (no journal: a killed build leaves a folder nobody reads)."""
+        db = sqlite3.connect(path)
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA + NEAR_DUPLICATE_TABLES)
+        return cls(db)
+
+    @classmethod
+    def copy(cls, source: Path, target: Path) -> PassageStore:
+        """A writable copy of the store at `source`, for a copy-on-write edit (index/edit.py)."""
+        shutil.copyfile(source, target)
+        db = sqlite3.connect(target)
+        db.execute("PRAGMA journal_mode=OFF")  # a killed edit leaves a .tmp folder nobody reads
+        db.execute("PRAGMA synchronous=OFF")  # publish() fsyncs every file before the manifest
+        # Stores from before near-duplicate detection get the tables; their old articles have no signature and
+        # are never grouped (a rebuild groups them).
+        db.executescript(NEAR_DUPLICATE_TABLES.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        return cls(db)
+
+    @classmethod
+    def read_only(cls, path: Path, any_thread: bool = False) -> PassageStore:
+        return cls(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=not any_thread))
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.commit()
+            self._db.close()
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def add(self, article: Article, first_row: int, passages: Sequence[Passage]) -> None:
+        """An article (with its near-duplicate signature) and its passages from `first_row` on."""
+        row = (article.article_id, article.title, article.date, article.source, article.url)
+        self._db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?)", (*row, content_sha1(article), len(passages)))
+        signature = dedup.signature(article.text).tobytes()
+        self._db.execute("INSERT INTO minhash VALUES (?,?)", (article.article_id, signature))
+        self._add_passages(first_row, passages)
+
+    def add_stored(self, article_row: Sequence[Any], first_row: int, passages: Sequence[Passage]) -> None:
+        """Copy an article as another store holds it (its `articles` row kept as is), for compaction."""
+        self._db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?)", tuple(article_row))
+        self._add_passages(first_row, passages)
+
+    def _add_passages(self, first_row: int, passages: Sequence[Passage]) -> None:
+        self._db.executemany(
+            'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
+            [(first_row + i, p.passage_id, p.article_id, p.n, p.start, p.end, p.text) for i, p in enumerate(passages)],
+        )
+
+    def delete(self, article_id: str) -> list[int] | None:
+        """Delete an article and its passages; their rows, or None if it is not stored."""
+        rows = [r for (r,) in self._db.execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
+        if not self._db.execute("DELETE FROM articles WHERE article_id=?", (article_id,)).rowcount:
+            return None
+        self._db.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+        self._db.execute("DELETE FROM minhash WHERE article_id=?", (article_id,))
+        return rows
+
+    def group_near_duplicates(self) -> NearDuplicates:
+        """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table, from
+        the signatures in the minhash table; the manifest's summary of them."""
+        ids, signatures = [], []
+        for article_id, blob in self._db.execute("SELECT article_id, signature FROM minhash ORDER BY article_id"):
+            ids.append(article_id)
+            signatures.append(np.frombuffer(blob, dtype=np.uint32))
+        found = dedup.groups(signatures)
+        self._db.execute("DELETE FROM near_duplicates")
+        pairs = [(ids[i], ids[members[0]]) for members in found for i in members]
+        self._db.executemany("INSERT INTO near_duplicates VALUES (?,?)", pairs)
+        self._db.commit()
+        return NearDuplicates(
+            "minhash", dedup.SHINGLE, dedup.NUM_PERM, dedup.THRESHOLD, len(found), sum(len(m) for m in found)
+        )
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def has_article(self, article_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM articles WHERE article_id=?", (article_id,)).fetchone() is not None
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, passages) stored."""
+        self._db.commit()
+        articles = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return articles, self._db.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def stored(self, article_id: str) -> tuple[str, str, list[int], list[str]] | None:
+        """(content_sha1, title, rows, passage texts in order) of a stored article, or None."""
+        query = "SELECT content_sha1, title FROM articles WHERE article_id=?"
+        found = self._db.execute(query, (article_id,)).fetchone()
+        if found is None:
+            return None
+        passages = self._db.execute("SELECT row, text FROM passages WHERE article_id=? ORDER BY n", (article_id,))
+        pairs = passages.fetchall()
+        return found[0], found[1], [r for r, _ in pairs], [t for _, t in pairs]
+
+    def is_unchanged(self, article: Article) -> bool:
+        """Stored with the same title, text (content hash), date, source and url."""
+        return self.unchanged([article]) == {article.article_id}
+
+    def unchanged(self, articles: Iterable[Article]) -> set[str]:
+        """Ids of `articles` stored exactly as given (title, text, date, source, url)."""
+        wanted = {a.article_id: (content_sha1(a), a.date, a.source, a.url) for a in articles}
+        found: set[str] = set()
+        ids = list(wanted)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            rows = self._db.execute(
+                f"SELECT article_id, content_sha1, date, source, url FROM articles WHERE article_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found |= {r[0] for r in rows if tuple(r[1:]) == wanted[r[0]]}
+        return found
+
+    def lexical_documents(self) -> Iterator[tuple[int, str, str]]:
+        """(row, title, text) of every passage in row order, for building a lexical index."""
+        return iter(
+            self._db.execute(
+                "SELECT p.row, a.title, p.text FROM passages p JOIN articles a USING (article_id) ORDER BY p.row"
+            )
+        )
+
+    def row_facts(self) -> list[tuple[int, str, str | None, str | None, int]]:
+        """(row, article_id, date, source, n) of every passage in row order: the reader's per-row arrays."""
+        return self._db.execute(
+            "SELECT p.row, p.article_id, a.date, a.source, p.n FROM passages p JOIN articles a USING (article_id) "
+            "ORDER BY p.row"
+        ).fetchall()
+
+    def near_duplicate_groups(self) -> Iterator[tuple[str, str]]:
+        """(article_id, group_id) of every grouped article."""
+        return iter(self._db.execute("SELECT article_id, group_id FROM near_duplicates"))
+
+    def fetch(self, rows: Sequence[int]) -> list[StoredPassage]:
+        """Passages with their article metadata, in the order of `rows`."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = self._db.execute(f"{_PASSAGE} WHERE p.row IN ({marks})", list(rows)).fetchall()
+        by_row = {r[0]: StoredPassage(*r) for r in found}
+        return [by_row[r] for r in rows if r in by_row]
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        yield from (StoredPassage(*r) for r in self._db.execute(f"{_PASSAGE} ORDER BY p.row"))
+
+    def rows_of(self, article_id: str) -> list[int]:
+        return [r for (r,) in self._db.execute("SELECT row FROM passages WHERE article_id=?", (article_id,))]
+
+    def article_ids(self) -> set[str]:
+        return {a for (a,) in self._db.execute("SELECT article_id FROM articles")}
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """A stored article's metadata and passage count, or None."""
+        query = "SELECT title, date, source, url, n_passages FROM articles WHERE article_id=?"
+        found = self._db.execute(query, (article_id,)).fetchone()
+        if found is None:
+            return None
+        title, date, source, url, n = found
+        return {"article_id": article_id, "title": title, "date": date, "source": source, "url": url, "passages": n}
+
+    def articles(self, article_ids: Sequence[str]) -> list[ArticleInfo]:
+        marks = ",".join("?" * len(article_ids))
+        query = f"SELECT article_id, title, date, source, url FROM articles WHERE article_id IN ({marks})"
+        return [ArticleInfo(*r) for r in self._db.execute(query, list(article_ids))]
+
+    def sources(self) -> list[tuple[str, int]]:
+        """(source, number of articles) for every named source, most articles first."""
+        return [
+            (name, int(n))
+            for name, n in self._db.execute(
+                "SELECT source, count(*) AS n FROM articles WHERE source IS NOT NULL AND source != '' "
+                "GROUP BY source ORDER BY n DESC, source"
+            )
+        ]
+
+    def stored_articles(self) -> Iterator[tuple[tuple[Any, ...], list[int], list[Passage]]]:
+        """(articles row, rows, passages) of every article, in the order of its first row (so a compaction keeps
+        the build's order)."""
+        articles = self._db.execute(
+            "SELECT a.*, min(p.row) AS first FROM articles a JOIN passages p USING (article_id) "
+            "GROUP BY a.article_id ORDER BY first"
+        ).fetchall()
+        for *article_row, _ in articles:
+            stored = self._db.execute(
+                'SELECT row, passage_id, article_id, n, start, "end", text FROM passages WHERE article_id=? ORDER BY n',
+                (article_row[0],),
+            ).fetchall()
+            yield tuple(article_row), [r[0] for r in stored], [Passage(*r[1:]) for r in stored]
+
+    def problems(self, counts: Counts, vectors: int | None) -> tuple[set[int], list[str]]:
+        """(rows stored, problems) against the manifest's counts and the number of vectors: every disagreement
+        one line, for `index check`."""
+        problems: list[str] = []
+        rows = {r for (r,) in self._db.execute("SELECT row FROM passages")}
+        n_articles = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        if len(rows) != counts.passages:
+            problems.append(f"{len(rows):,} passages, the manifest says {counts.passages:,}")
+        if n_articles != counts.articles:
+            problems.append(f"{n_articles:,} articles, the manifest says {counts.articles:,}")
+        if vectors is not None and (outside := [r for r in rows if not 0 <= r < vectors]):
+            problems.append(f"rows without a vector (there are {vectors:,}): {_some(outside)}")
+        orphans = self._db.execute("SELECT DISTINCT article_id FROM passages EXCEPT SELECT article_id FROM articles")
+        if found := [a for (a,) in orphans]:
+            problems.append(f"passages of articles not in the articles table: {_some(found)}")
+        miscounted = self._db.execute(
+            "SELECT a.article_id FROM articles a LEFT JOIN passages p USING (article_id) "
+            "GROUP BY a.article_id HAVING count(p.row) != a.n_passages"
+        )
+        if found := [a for (a,) in miscounted]:
+            problems.append(f"articles whose passages differ from their n_passages: {_some(found)}")
+        bad_ids = self._db.execute("SELECT passage_id FROM passages WHERE passage_id != article_id || '#' || n")
+        if found := [p for (p,) in bad_ids]:
+            problems.append(f"passage ids that are not <article_id>#<n>: {_some(found)}")
+        return rows, problems
+
+
+def unchanged_articles(generation: Path, articles: Iterable[Article]) -> set[str]:
+    """Ids of `articles` stored in `generation` exactly as given (title, text, date, source, url), read-only."""
+    with contextlib.closing(PassageStore.read_only(generation / STORE)) as db:
+        return db.unchanged(articles)
+
+
+def store_problems(generation: Path, counts: Counts, vectors: int | None) -> tuple[set[int], list[str]]:
+    """(rows stored, problems) of a generation's passage store, each problem one line naming the file."""
+    try:
+        with contextlib.closing(PassageStore.read_only(generation / STORE)) as db:
+            rows, problems = db.problems(counts, vectors)
+    except sqlite3.Error as exc:
+        return set(), [f"{STORE}: unreadable ({exc})"]
+    return rows, [f"{STORE}: {p}" for p in problems]

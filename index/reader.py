@@ -1,0 +1,263 @@
+"""IndexReader: a loaded generation, for vector and lexical search and passage fetch.
+
+Rows are append-only within a line of generations: a deleted passage leaves its vector in `vectors.faiss`
+(HNSW cannot remove one) and only its store row and lexical document go; the reader masks such rows out of
+every vector search. So `vectors` (FAISS ntotal) = `passages` (store rows) + `deleted`, and `compact` rewrites
+the generation without them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from index import lexical
+from index import vectors as vecs
+from index.errors import IndexCorrupt
+from index.generations import LEXICAL, REBUILD, STORE, VECTORS, check_files, lease, resolve_generation
+from index.manifest import Manifest
+from index.passages import ArticleInfo, PassageStore, StoredPassage
+from index.rows import EPOCH, NO_DAY, RowTable
+
+# A filter passing under this share of the rows is applied inside the lexical index (a term set over `row`; its
+# cost grows with the rows that pass); a broader one widens the search instead (its cost grows as fewer pass).
+# Both grow with the index, so the crossover is a share (measured in benchmarks/filters.py; docs/ranking.md).
+LEXICAL_WITHIN_SHARE = 0.03
+
+
+class IndexReader:
+    """A loaded generation: vector search and passage fetch. Thread-safe (one SQLite connection per thread).
+
+    Use as `with IndexReader(path) as reader:`, or call `close()`: it holds a lease on its generation."""
+
+    def __init__(self, path: Path, verify: bool = False) -> None:
+        self.generation = resolve_generation(Path(path))
+        self._lease = lease(self.generation)  # released in close(): pruning skips a generation someone reads
+        self._local = threading.local()
+        self._stores: list[PassageStore] = []  # every thread's, so close() closes them all
+        self._stores_lock = threading.Lock()
+        try:
+            self.manifest = Manifest.read(self.generation)
+            check_files(self.generation, self.manifest.files, full=verify)
+            self.index = self._load_vectors()
+            self.rows = RowTable.load(self._db(), vecs.count(self.index), self.generation)
+            self.lexical = self._load_lexical()
+            self._group_of, self._members = self._load_near_duplicates()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load_vectors(self) -> Any:
+        """The vector index, refused unless its size and dimension and the store's agree with the manifest."""
+        try:
+            index = vecs.read(self.generation / VECTORS)
+        except RuntimeError as exc:
+            raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); {REBUILD}") from exc
+        counts = self.manifest.counts
+        stored = self._db().counts()[1]
+        ntotal = vecs.count(index)
+        if not (ntotal == counts.vectors and stored == counts.passages):
+            raise IndexCorrupt(
+                f"{self.generation}: {ntotal} vectors, {stored} stored passages, manifest says "
+                f"{counts.vectors} and {counts.passages}; {REBUILD}"
+            )
+        if vecs.dim(index) != self.manifest.dim:
+            raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
+        return index
+
+    def _load_lexical(self) -> lexical.LexicalIndex | None:
+        meta = self.manifest.lexical
+        if meta is None:
+            return None
+        try:
+            found = lexical.LexicalIndex(self.generation / LEXICAL, list(meta.fields), meta.row_terms)
+        except (ValueError, OSError) as exc:
+            raise IndexCorrupt(f"{self.generation / LEXICAL} is unreadable ({exc}); {REBUILD}") from exc
+        if found.count() != self.rows.stored:
+            raise IndexCorrupt(
+                f"{self.generation}: lexical index holds {found.count()} passages, store {self.rows.stored}; {REBUILD}"
+            )
+        return found
+
+    def _load_near_duplicates(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """article -> its group (the group's first article id), group -> its articles; empty before grouping."""
+        group_of: dict[str, str] = {}
+        members: dict[str, list[str]] = {}
+        if self.manifest.near_duplicates is not None:
+            for article_id, group_id in self._db().near_duplicate_groups():
+                group_of[article_id] = group_id
+                members.setdefault(group_id, []).append(article_id)
+        return group_of, members
+
+    def _db(self) -> PassageStore:
+        """This thread's read-only connection to the passage store."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = PassageStore.read_only(self.generation / STORE, any_thread=True)
+            self._local.store = store
+            with self._stores_lock:
+                self._stores.append(store)
+        return store
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every thread's store connection and release the generation; call when no search is running."""
+        with self._stores_lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+        if not self._lease.closed:
+            self._lease.close()
+
+    # --- per-row facts --------------------------------------------------------------------------------------
+
+    @property
+    def row_days(self) -> np.ndarray:
+        return self.rows.days
+
+    @property
+    def row_n(self) -> np.ndarray:
+        return self.rows.n
+
+    @property
+    def live(self) -> np.ndarray | None:
+        return self.rows.live
+
+    @property
+    def passages(self) -> int:
+        return self.manifest.counts.passages
+
+    @property
+    def articles(self) -> int:
+        return self.manifest.counts.articles
+
+    def article_of(self, row: int) -> str:
+        return self.rows.article_of[row]
+
+    def age_in_days(self, reference: datetime.date) -> Callable[[int], float | None]:
+        """row -> its article's age in days on `reference` (None where undated), for the recency boost."""
+        day = (reference - EPOCH).days
+        days = self.rows.days
+        return lambda row: None if days[row] == NO_DAY else float(day - days[row])
+
+    def rows_from(self, sources: Iterable[str]) -> np.ndarray:
+        """A bool per row: its article comes from one of `sources` (exact names, case-insensitive)."""
+        codes = self.rows.source_codes
+        wanted = [codes[s.casefold()] for s in sources if s.casefold() in codes]
+        return np.isin(self.rows.sources, np.array(wanted, dtype=np.int32))
+
+    def rows_dated(self, start: datetime.date | None = None, end: datetime.date | None = None) -> np.ndarray:
+        """A bool per row: its article is dated within [start, end] (undated articles never pass a date filter)."""
+        mask = self.rows.days != NO_DAY
+        if start is not None:
+            mask &= self.rows.days >= (start - EPOCH).days
+        if end is not None:
+            mask &= self.rows.days <= (end - EPOCH).days
+        return mask
+
+    def rows_of_article(self, article_id: str) -> np.ndarray:
+        """A bool per row: the passage belongs to `article_id`."""
+        mask = np.zeros(len(self.rows.days), dtype=bool)  # one per vector, deleted rows included
+        mask[self._db().rows_of(article_id)] = True
+        return mask
+
+    # --- search ---------------------------------------------------------------------------------------------
+
+    def search(
+        self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """Top-k (row, score) per query vector among `allowed` rows, best first; FAISS's -1 padding is dropped.
+
+        Deleted rows (still in the vector index until compaction) never pass."""
+        if self.live is not None:
+            allowed = self.live if allowed is None else allowed & self.live
+        scores, rows = vecs.search(self.index, query_vectors, k, allowed)
+        return [
+            [(int(r), float(s)) for r, s in zip(row_ids, row_scores, strict=True) if r >= 0]
+            for row_ids, row_scores in zip(rows, scores, strict=True)
+        ]
+
+    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-k (row, BM25 score) among `allowed` rows, best first; [] for an index built without one.
+
+        A filter passing few rows is applied inside the lexical index (indexes built with `row` indexed); otherwise
+        the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out.
+        """
+        if self.lexical is None:
+            return []
+        if allowed is None:
+            return self.lexical.search(query, k)
+        if self.lexical_filters_inside(allowed):
+            return self.lexical.search_within(query, k, np.flatnonzero(allowed).tolist())
+        return self.search_lexical_widened(query, k, allowed)
+
+    def lexical_filters_inside(self, allowed: np.ndarray) -> bool:
+        """Whether `search_lexical` applies this filter inside the lexical index (few rows pass, `row` indexed)
+        rather than widening the search."""
+        return self.lexical is not None and self.lexical.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE
+
+    def search_lexical_widened(self, query: str, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+        """Top-k among `allowed` rows by searching all rows for k, 4k, 16k, ... until k pass or none are left."""
+        assert self.lexical is not None
+        want = k
+        while True:
+            hits = self.lexical.search(query, want)
+            passed = [(row, score) for row, score in hits if allowed[row]]
+            if len(passed) >= k or len(hits) < want:
+                return passed[:k]
+            want *= 4
+
+    # --- passages and articles ------------------------------------------------------------------------------
+
+    def fetch(self, rows: Sequence[int]) -> list[StoredPassage]:
+        """Passages with their article metadata, in the order of `rows`."""
+        return self._db().fetch(rows)
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        yield from self._db().iter_passages()
+
+    def vectors(self, rows: Iterable[int]) -> np.ndarray:
+        return np.stack([self.index.reconstruct(int(r)) for r in rows])
+
+    def has_article(self, article_id: str) -> bool:
+        return self._db().has_article(article_id)
+
+    def article_ids(self) -> set[str]:
+        return self._db().article_ids()
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """A stored article's metadata and passage count, or None."""
+        return self._db().article(article_id)
+
+    @functools.cached_property
+    def _sources(self) -> list[tuple[str, int]]:
+        return self._db().sources()
+
+    def sources(self) -> list[tuple[str, int]]:
+        """(source, number of articles) for every named source, most articles first (counted once: a generation
+        never changes)."""
+        return self._sources
+
+    def duplicate_group(self, article_id: str) -> str | None:
+        """The near-duplicate group of an article (an id shared by its near-copies), None when it has none."""
+        return self._group_of.get(article_id)
+
+    def near_duplicates(self, article_id: str) -> list[ArticleInfo]:
+        """The other articles of `article_id`'s near-duplicate group, newest first."""
+        group = self._group_of.get(article_id)
+        if group is None:
+            return []
+        found = self._db().articles([a for a in self._members[group] if a != article_id])
+        return sorted(found, key=lambda a: (a.date or "", a.article_id), reverse=True)
