@@ -251,3 +251,21 @@ def test_a_sharded_searcher_opened_with_a_rerank_model_reranks(
     assert r.status_code == 200, r.text
     scores = [h["score"] for h in r.json()["hits"]]
     assert scores and all(s == int(s) <= 0 for s in scores) and scores == sorted(scores, reverse=True)  # its scores
+
+
+@pytest.mark.xfail(strict=True, reason="ShardedReader has no article(): GET /articles/{id} fails over shards")
+def test_a_sharded_service_answers_an_article_s_metadata(
+    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /articles/{id} over shards answers as over one index: the article's metadata, or 404."""
+    import search.searcher
+    from search.replicas import app_for
+
+    one, shards = one_and_sharded
+    monkeypatch.setattr(search.searcher, "Encoder", lambda *args, **kwargs: FakeEncoder())
+    with TestClient(app_for(Settings(index=shards[0].parent, reload_seconds=0))) as client:
+        found = client.get("/articles/ferry-strike")
+        missing = client.get("/articles/no-such-article")
+    assert found.status_code == 200, found.text
+    assert found.json() == IndexReader(one).article("ferry-strike")
+    assert missing.status_code == 404
