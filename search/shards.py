@@ -153,6 +153,10 @@ class ShardedReader:
     def has_article(self, article_id: str) -> bool:
         return any(r.has_article(article_id) for r in self.shards)
 
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """An article's metadata and passage count, from the shard that holds it (an article lives in one)."""
+        return next((found for r in self.shards if (found := r.article(article_id)) is not None), None)
+
     def rows_of_article(self, article_id: str) -> np.ndarray:
         return np.concatenate([r.rows_of_article(article_id) for r in self.shards])
 

@@ -253,7 +253,6 @@ def test_a_sharded_searcher_opened_with_a_rerank_model_reranks(
     assert scores and all(s == int(s) <= 0 for s in scores) and scores == sorted(scores, reverse=True)  # its scores
 
 
-@pytest.mark.xfail(strict=True, reason="ShardedReader has no article(): GET /articles/{id} fails over shards")
 def test_a_sharded_service_answers_an_article_s_metadata(
     one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
