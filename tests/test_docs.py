@@ -18,6 +18,8 @@ MAX_README_LINES = 160
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # `python -m index build`, `.venv/bin/python -m search serve`; not `python -m search "question"` or `search.replicas`.
 COMMAND = re.compile(r"python -m (index|search) ([a-z][a-z_-]*)\b")
+# A file of the repository named in the text: `index/reader.py`, `tests/search/test_app.py`, `scripts/add-articles`.
+REPO_FILE = re.compile(r"\b((?:index|search|benchmarks|tests)/[\w/-]+\.(?:py|html)|scripts/[a-z][\w-]*)")
 MAKE = re.compile(r"(?:`|^)make ([a-z][a-z0-9_-]*)", re.MULTILINE)  # in code, not prose ("make a new generation")
 
 
@@ -74,3 +76,11 @@ def test_every_make_target_the_readme_and_docs_name_exists() -> None:
     named = {target for (target,) in _named(MAKE, PAGES)}
     assert {"demo", "test"} <= named
     assert named <= targets, f"make targets named in the docs but not in the Makefile: {named - targets}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_script_and_test_file_named_exists(page: Path) -> None:
+    missing = sorted(
+        {name for name in REPO_FILE.findall(page.read_text(encoding="utf-8")) if not (ROOT / name).exists()}
+    )
+    assert not missing, f"{page.name} names files that are not in the repository: {missing}"
