@@ -1,4 +1,4 @@
-"""Shared fixtures: the fake encoder, made-up articles, a fake-built index, the real model (loaded once)."""
+"""Shared fixtures: the fake encoder, made-up articles, fake-built indexes, readers that close, the real model."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from index.reader import IndexReader
+from search.searcher import Searcher
 from tests.fakes import (
     CORPUS,
     SEED_ARTICLE,
     SHARED_DATA,
     FakeEncoder,
+    OpenReader,
+    fake_index,
     fake_split_settings,
     made_up_articles,
     need_shared_data,
+    wire_copies,
     write_jsonl,
 )
 
@@ -43,6 +48,34 @@ def built_index(tmp_path: Path, articles_file: Path, fake_encoder: FakeEncoder) 
     index_dir = tmp_path / "index"
     build_index([articles_file], index_dir, fake_encoder, fake_split_settings(), progress=False)
     return index_dir
+
+
+@pytest.fixture
+def open_reader() -> Iterator[OpenReader]:
+    """Opens IndexReaders (IndexReader's arguments) for one test and closes every one of them at its end."""
+    opened: list[IndexReader] = []
+
+    def open_(*args: Any, **kwargs: Any) -> IndexReader:
+        opened.append(IndexReader(*args, **kwargs))
+        return opened[-1]
+
+    yield open_
+    for reader in opened:
+        reader.close()
+
+
+@pytest.fixture(scope="session")
+def wire_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made-up news with one story re-printed by two other outlets (tests.fakes.wire_copies), fake-built once."""
+    return fake_index(tmp_path_factory.mktemp("newsroom"), wire_copies())
+
+
+@pytest.fixture(scope="session")
+def wire_searcher(wire_index: Path) -> Iterator[Searcher]:
+    """A Searcher over wire_index with the fake encoder, closed at the end of the session."""
+    searcher = Searcher(IndexReader(wire_index), FakeEncoder())
+    yield searcher
+    searcher.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,15 @@ import pytest
 
 from index.articles import Article, read_articles
 from index.embed import ModelInfo
+from index.reader import IndexReader
 from index.split import SplitSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CORPUS = SHARED_DATA / "realtimeqa" / "corpus.jsonl.xz"
 SEED_ARTICLE = SHARED_DATA / "plain-text" / "lavrov-blinken-new-start.txt"
+
+# The open_reader fixture: IndexReader(*args), closed when the test ends.
+OpenReader = Callable[..., IndexReader]
 
 
 def need_shared_data(*paths: Path) -> None:
@@ -190,3 +194,25 @@ def fake_index(folder: Path, records: Sequence[dict[str, Any]], name: str = "new
     """`records` written to folder/name and fake-built into folder/index; returns the index folder."""
     fake_build([write_jsonl(folder / name, records)], folder / "index")
     return folder / "index"
+
+
+def wire_copies() -> list[dict[str, Any]]:
+    """Made-up articles plus the ferry story re-printed by two other outlets (new ids, headlines and sign-offs)."""
+    records = made_up_articles(30)
+    story = records[5]
+    for n, outlet in enumerate(("The Island Courier", "Valley Post"), start=1):
+        records.append(
+            {
+                **story,
+                "id": f"{story['id']}-copy{n}",
+                "title": f"{story['title']} ({outlet})",
+                "text": story["text"] + f"\n\nThis story first ran in The Harbour Gazette; republished by {outlet}.",
+                "source": outlet,
+                "url": f"https://{outlet.lower().replace(' ', '-')}.example/{story['id']}",
+            }
+        )
+    return records
+
+
+def query_for(story: dict[str, Any]) -> str:
+    return " ".join(story["text"].split()[:12])

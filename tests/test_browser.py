@@ -21,8 +21,7 @@ import pytest
 
 from index.reader import IndexReader
 from search.searcher import Searcher
-from tests.fakes import FakeEncoder, fake_index
-from tests.test_newsroom import wire_copies
+from tests.fakes import FakeEncoder, fake_index, wire_copies
 
 CHROMIUM = os.environ.get("DATELINE_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(os.environ.get("DATELINE_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "browser"

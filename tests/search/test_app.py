@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,12 @@ from fastapi.testclient import TestClient
 
 from index.errors import IndexMissing, ModelMismatch
 from index.reader import IndexReader
+from search import highlight as hl
 from search.app import create_app
 from search.schemas import MAX_K, MAX_QUERY_CHARS
 from search.searcher import Searcher
 from search.settings import Settings
-from tests.fakes import FakeEncoder, made_up_articles
+from tests.fakes import FakeEncoder, made_up_articles, query_for
 
 HIT_FIELDS = {"rank", "score", "passage_id", "article_id", "title", "date", "source", "url", "text", "start", "end"}
 TEXTS = {r["id"]: r for r in made_up_articles()}
@@ -24,14 +27,23 @@ GROUPS = ["article", "passage"]
 
 
 @pytest.fixture
-def reader(built_index: Path) -> IndexReader:
-    return IndexReader(built_index)
+def reader(built_index: Path) -> Iterator[IndexReader]:
+    with closing(IndexReader(built_index)) as reader:
+        yield reader
 
 
 @pytest.fixture
 def client(built_index: Path, reader: IndexReader) -> Iterator[TestClient]:
     app = create_app(Settings(index=built_index), searcher=Searcher(reader, FakeEncoder()))
     with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def wire_client(wire_index: Path) -> Iterator[TestClient]:
+    """The service over tests.fakes.wire_copies; the app closes its searcher when the client exits."""
+    searcher = Searcher(IndexReader(wire_index), FakeEncoder())
+    with TestClient(create_app(Settings(index=wire_index), searcher=searcher)) as c:
         yield c
 
 
@@ -242,3 +254,39 @@ def test_stopwords_are_dropped_from_a_query_unless_nothing_else_is_left() -> Non
 
     assert query_terms("Why did THE crews walk out of the harbour?") == "why did crews walk out harbour"
     assert query_terms("to be or not to be") == "to be or not to be"
+
+
+def test_json_hits_carry_highlights_similar_articles_and_paging(wire_client) -> None:  # type: ignore[no-untyped-def]
+    q = query_for(made_up_articles(30)[5])
+    body = wire_client.get("/search", params={"q": q, "k": 30, "recency": 0}).json()
+    assert body["offset"] == 0 and body["has_more"] is False and body["sort"] == "relevance"
+    copy = next(h for h in body["hits"] if h["article_id"].startswith("story-004"))
+    assert len(copy["similar"]) == 2 and {"article_id", "title", "date", "source", "url"} <= set(copy["similar"][0])
+    stems = set(hl.query_stems(q, lambda _: 1, 1))
+    marked = [hit["text"][a:b] for hit in body["hits"] for a, b in hit["highlights"]["terms"]]
+    assert marked and set(hl._stemmer().stemWords([w.lower() for w in marked])) <= stems
+    page2 = wire_client.get("/search", params={"q": q, "k": 5, "offset": 5, "recency": 0}).json()
+    assert [h["rank"] for h in page2["hits"]] == [6, 7, 8, 9, 10] and page2["has_more"] is True
+    assert wire_client.get("/search", params={"q": q, "offset": 5000}).status_code == 422
+    assert wire_client.get("/search", params={"q": q, "sort": "oldest"}).status_code == 422
+
+
+def test_sources_lists_outlets_by_size(wire_client) -> None:  # type: ignore[no-untyped-def]
+    assert wire_client.get("/sources").json() == [
+        {"source": "The Harbour Gazette", "articles": 30},
+        {"source": "The Island Courier", "articles": 1},
+        {"source": "Valley Post", "articles": 1},
+    ]
+
+
+def test_metrics_count_requests_and_stages(wire_client) -> None:  # type: ignore[no-untyped-def]
+    wire_client.get("/search", params={"q": "ferry strike"})
+    wire_client.get("/search", params={"q": ""})
+    wire_client.get("/no-such-page")
+    text = wire_client.get("/metrics").text
+    assert re.search(r'dateline_http_requests_total\{endpoint="/search",method="GET",status="200"\} [1-9]', text)
+    assert re.search(r'dateline_http_requests_total\{endpoint="/search",method="GET",status="422"\} [1-9]', text)
+    assert 'endpoint="(unmatched)",method="GET",status="404"' in text
+    assert re.search(r'dateline_http_request_duration_seconds_bucket\{endpoint="/search",le="\+Inf"\} [1-9]', text)
+    for stage in ("embed", "vector", "lexical", "fuse", "fetch", "highlight"):
+        assert re.search(rf'dateline_search_stage_duration_seconds_count\{{stage="{stage}"\}} [1-9]', text), stage

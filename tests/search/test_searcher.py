@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from index.build import build_index
 from index.errors import NoLexicalIndex
 from index.reader import IndexReader
+from search import highlight as hl
 from search import ranking
 from search.searcher import TUNED, Searcher, SearchOptions
-from tests.fakes import FakeEncoder, fake_split_settings, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, OpenReader, fake_split_settings, made_up_articles, query_for, write_jsonl
 
 
 class FakeReranker:
@@ -220,3 +221,67 @@ def test_fusion_of_disjoint_and_empty_lists(method: str) -> None:
     assert [row for row, _ in fuse([a, []])] == [1, 2]
     assert [row for row, _ in fuse([[], b])] == [8, 9]
     assert fuse([[], []]) == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_collapse_shows_one_copy_with_the_others_as_similar(wire_searcher: Searcher, mode: str) -> None:
+    q = query_for(made_up_articles(30)[5])
+    # Every story asked for (30: 32 articles, one story printed thrice), so the copies are on the page.
+    collapsed = wire_searcher.search(q, SearchOptions(k=30, mode=mode, recency=0))  # type: ignore[arg-type]
+    group = wire_searcher.reader.duplicate_group
+    stories = [group(h.passage.article_id) or h.passage.article_id for h in collapsed.hits]
+    assert len(stories) == len(set(stories)) == 30 and not collapsed.has_more
+    copies = [h for h in collapsed.hits if h.passage.article_id.startswith("story-004")]
+    assert len(copies) == 1 and len(copies[0].similar) == 2
+    shown = copies[0].passage.article_id
+    assert {a.article_id for a in copies[0].similar} == {"story-004", "story-004-copy1", "story-004-copy2"} - {shown}
+    apart = wire_searcher.search(q, SearchOptions(k=32, mode=mode, recency=0, collapse=False))  # type: ignore[arg-type]
+    assert sum(h.passage.article_id.startswith("story-004") for h in apart.hits) == 3
+    assert all(h.similar == [] for h in apart.hits)
+
+
+def test_pages_are_disjoint_and_continue_the_ranking(wire_searcher: Searcher) -> None:
+    q = "harbour ferry budget storm"
+    whole = wire_searcher.search(q, SearchOptions(k=12, recency=0))
+    pages = [wire_searcher.search(q, SearchOptions(k=4, offset=o, recency=0)) for o in (0, 4, 8)]
+    assert [h.rank for p in pages for h in p.hits] == list(range(1, 13))
+    assert [h.passage.article_id for p in pages for h in p.hits] == [h.passage.article_id for h in whole.hits]
+    assert pages[0].has_more and pages[1].has_more
+    last = wire_searcher.search(q, SearchOptions(k=10, offset=25, recency=0))
+    assert len(last.hits) < 10 and not last.has_more  # 32 articles, 30 stories
+
+
+def test_sort_by_date_is_newest_first(wire_searcher: Searcher) -> None:
+    result = wire_searcher.search("harbour council story", SearchOptions(k=10, sort="date", recency=0))
+    dates = [h.passage.date for h in result.hits]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 10
+
+
+def test_article_filter_returns_only_that_articles_passages(wire_searcher: Searcher, open_reader: OpenReader) -> None:
+    result = wire_searcher.search("harbour ferry", SearchOptions(k=20, group="passage", article="story-020", recency=0))
+    assert result.hits and {h.passage.article_id for h in result.hits} == {"story-020"}
+    reader = open_reader(wire_searcher.reader.generation.parent.parent)
+    assert len(result.hits) == reader.rows_of_article("story-020").sum()
+
+
+def test_search_hits_carry_highlights(wire_searcher: Searcher) -> None:
+    result = wire_searcher.search("ferry crews strike winter", SearchOptions(k=3, mode="lexical", recency=0))
+    top = result.hits[0]
+    assert top.passage.article_id == "ferry-strike" and top.highlights is not None
+    words = {top.passage.text[a:b].lower() for a, b in top.highlights.terms}
+    # Made-up news repeats 60 words: all but "crews" are in over a tenth of the passages, so only it is marked.
+    assert words == {"crews"}
+    assert "highlight" in result.timings_ms
+    assert wire_searcher.search("ferry", SearchOptions(k=3, highlight=False, recency=0)).hits[0].highlights is None
+
+
+def test_hits_sharing_no_word_get_sentences_ranked_by_meaning(wire_searcher: Searcher) -> None:
+    result = wire_searcher.search("zebra quantum saxophone", SearchOptions(k=3, mode="dense", recency=0))
+    ranked = [h.highlights.sentences for h in result.hits if h.highlights is not None]
+    assert len(ranked) == 3 and all(h.highlights.terms == [] for h in result.hits)  # type: ignore[union-attr]
+    assert ranked[0], "the best hit's sentences are ranked by meaning"
+    for sentences in ranked:  # hits past the budget of embedded sentences have none marked
+        assert len(sentences) <= hl.MAX_SENTENCES and all(-1 <= s.score <= 1 for s in sentences)
+        assert [s.score for s in sentences] == sorted((s.score for s in sentences), reverse=True)
+    considered = sum(len(hl.sentence_spans(h.passage.text)) for h in result.hits)
+    assert sum(map(len, ranked)) <= min(considered, wire_searcher.config.fallback_sentences)

@@ -1,0 +1,71 @@
+"""Near-duplicates: MinHash signatures, groups of copies, kept by build, add and delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index import dedup
+from index.reader import IndexReader
+from search.searcher import Searcher, SearchOptions
+from tests.fakes import FakeEncoder, fake_index, made_up_articles, made_up_text
+
+
+def test_signature_is_stable_and_estimates_jaccard() -> None:
+    a = made_up_text(1, sentences=40)
+    words = a.split()
+    b = " ".join([*words[:-15], "Reporting", "by", "the", "wire", "desk", "with", "additional", "staff", "work"])
+    c = made_up_text(2, sentences=40)
+    sa, sb, sc = dedup.signature(a), dedup.signature(b), dedup.signature(c)
+    assert np.array_equal(sa, dedup.signature(a))
+    exact = len(dedup.shingles(a) & dedup.shingles(b)) / len(dedup.shingles(a) | dedup.shingles(b))
+    assert abs(dedup.similarity(sa, sb) - exact) < 0.12  # 128 permutations: standard error ~0.04
+    assert dedup.similarity(sa, sc) < 0.2
+
+
+def test_short_texts_are_never_grouped() -> None:
+    brief = "Ferry crossings stop until Thursday, the harbour master said."
+    assert not dedup.is_comparable(dedup.signature(brief))
+    assert dedup.groups([dedup.signature(brief), dedup.signature(brief)]) == []
+
+
+def test_groups_join_copies_transitively_and_leave_others_alone() -> None:
+    base = made_up_text(7, sentences=40)
+    copy1 = base + " Copyright the wire service."
+    copy2 = "Updated at noon. " + base
+    other = made_up_text(8, sentences=40)
+    sigs = [dedup.signature(t) for t in (other, base, copy1, copy2, made_up_text(9, sentences=40))]
+    assert dedup.groups(sigs) == [[1, 2, 3]]
+
+
+def test_build_finds_the_wire_copies(wire_index: Path) -> None:
+    reader = IndexReader(wire_index)
+    assert reader.manifest.near_duplicates.groups == 1
+    assert reader.manifest.near_duplicates.articles == 3
+    group = reader.duplicate_group("story-004")
+    assert group is not None and group == reader.duplicate_group("story-004-copy1") == reader.duplicate_group(
+        "story-004-copy2"
+    )
+    assert reader.duplicate_group("story-005") is None
+    assert {a.article_id for a in reader.near_duplicates("story-004-copy1")} == {"story-004", "story-004-copy2"}
+
+
+def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None:
+    from index.articles import Article
+    from index.update import add_articles, delete_articles
+
+    records = made_up_articles(12)
+    fake_index(tmp_path, records)
+    assert IndexReader(tmp_path / "index").manifest.near_duplicates.groups == 0
+    story = records[3]
+    copy = Article("wire-copy", story["title"], story["text"] + "\n\nDistributed by the wire.", "2024-03-01", "Wire")
+    add_articles(tmp_path / "index", [copy], FakeEncoder(), cache_path=None)
+    reader = IndexReader(tmp_path / "index")
+    assert (reader.manifest.near_duplicates.groups, reader.manifest.near_duplicates.articles) == (1, 2)
+    assert reader.duplicate_group("wire-copy") == reader.duplicate_group(story["id"]) is not None
+    hits = Searcher(reader, FakeEncoder()).search(story["title"], SearchOptions(k=12, mode="lexical", recency=0)).hits
+    assert sum(h.passage.article_id in ("wire-copy", story["id"]) for h in hits) == 1
+    delete_articles(tmp_path / "index", [story["id"]])
+    reader = IndexReader(tmp_path / "index")
+    assert reader.manifest.near_duplicates.groups == 0 and reader.duplicate_group("wire-copy") is None
