@@ -4,22 +4,13 @@ disagree, each reported as one line that says what is wrong (an empty list: the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from index import lexical
 from index import vectors as vecs
 from index.errors import StoreError
 from index.generations import LEXICAL, MANIFEST, VECTORS, resolve_generation, sha256
 from index.manifest import Manifest
-from index.passages import store_problems
-
-SHOW = 5  # ids listed per problem
-
-
-def _some(items: Any) -> str:
-    items = sorted(items)
-    shown = ", ".join(map(str, items[:SHOW]))
-    return shown + (f" and {len(items) - SHOW:,} more" if len(items) > SHOW else "")
+from index.passages import first_few, store_problems
 
 
 def check_index(path: Path) -> tuple[Path | None, list[str]]:
@@ -73,7 +64,7 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
             if len(set(lexical_rows)) != len(lexical_rows):
                 problems.append(f"{LEXICAL}: some rows are indexed twice")
             if missing := store_rows - set(lexical_rows):
-                problems.append(f"{LEXICAL}: stored passages missing from the lexical index, rows {_some(missing)}")
+                problems.append(f"{LEXICAL}: stored passages missing from the lexical index, rows {first_few(missing)}")
             if extra := set(lexical_rows) - store_rows:
-                problems.append(f"{LEXICAL}: documents for rows not in the store (deleted?), rows {_some(extra)}")
+                problems.append(f"{LEXICAL}: documents for rows not in the store (deleted?), rows {first_few(extra)}")
     return generation, problems

@@ -30,6 +30,7 @@ from index.generations import (
     VECTORS,
     acquire_write_lock,
     check_files,
+    committing,
     data_files,
     file_entries,
     new_generation,
@@ -134,7 +135,7 @@ class IndexEditor:
     def commit(self, update: dict[str, Any]) -> Path:
         """Write the changed generation, manifest last, and make it current; `update` is recorded in the manifest."""
         assert self.tmp is not None
-        try:
+        with committing(self.abort, self._lock):
             near_duplicates = self._store.group_near_duplicates()
             articles, passages = self._store.counts()
             lexical_meta = self._commit_lexical(passages)
@@ -153,11 +154,6 @@ class IndexEditor:
                 update={**update, "base": self.base.name},
             )
             return publish(self.index_dir, self.tmp, manifest)
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            release_write_lock(self._lock)
 
     def _commit_lexical(self, passages: int) -> LexicalMeta | None:
         """Finish the lexical index (an older layout is rebuilt once in today's); its manifest entry."""

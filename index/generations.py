@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -99,6 +99,18 @@ def release_write_lock(lock: IO[str]) -> None:
     if not lock.closed:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+
+
+@contextlib.contextmanager
+def committing(abort: Callable[[], None], lock: IO[str]) -> Iterator[None]:
+    """Around a writer's commit: any failure drops the new generation (`abort`); the lock is released either way."""
+    try:
+        yield
+    except BaseException:
+        abort()
+        raise
+    finally:
+        release_write_lock(lock)
 
 
 def lease(generation: Path) -> IO[bytes]:

@@ -43,7 +43,8 @@ class ModelRecord:
 
     @classmethod
     def from_json(cls, found: Mapping[str, Any]) -> ModelRecord:
-        return cls(**{f.name: found.get(f.name) for f in dataclasses.fields(cls)})
+        known: dict[str, Any] = {f.name: found.get(f.name) for f in dataclasses.fields(cls)}
+        return cls(**known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class LexicalMeta:
         )
 
     def to_json(self) -> dict[str, Any]:
-        out = {"engine": self.engine, "tokenizer": self.tokenizer, "fields": list(self.fields)}
+        out: dict[str, Any] = {"engine": self.engine, "tokenizer": self.tokenizer, "fields": list(self.fields)}
         out |= {lexical.ROW_TERMS: self.row_terms, "ranking": self.ranking}
         if self.documents is not None:
             out["documents"] = self.documents
@@ -235,10 +236,12 @@ class Manifest:
         out: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
         out |= {"generation": self.generation, "created": self.created, "model": _present(self.model)}
         out |= {"splitter": dataclasses.asdict(self.splitter), "versions": dict(self.versions)}
-        for name in ("build", "shard", "compacted"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value)
+        if self.build is not None:
+            out["build"] = dict(self.build)
+        if self.shard is not None:
+            out["shard"] = dataclasses.asdict(self.shard)
+        if self.compacted is not None:
+            out["compacted"] = dict(self.compacted)
         out |= {"dim": self.dim, "counts": dataclasses.asdict(self.counts), "index": _present(self.index)}
         if self.lexical is not None:
             out["lexical"] = self.lexical.to_json()

@@ -75,9 +75,10 @@ def content_sha1(article: Article) -> str:
     return hashlib.sha1(f"{article.title}\x1f{article.text}".encode()).hexdigest()
 
 
-def _some(items: Iterable[Any]) -> str:
+def first_few(items: Iterable[Any], show: int = 5) -> str:
+    """The first `show` of `items` (sorted) and how many more, for a problem report."""
     found = sorted(items)
-    return ", ".join(map(str, found[:5])) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+    return ", ".join(map(str, found[:show])) + (f" and {len(found) - show:,} more" if len(found) > show else "")
 
 
 class PassageStore:
@@ -286,19 +287,19 @@ class PassageStore:
         if n_articles != counts.articles:
             problems.append(f"{n_articles:,} articles, the manifest says {counts.articles:,}")
         if vectors is not None and (outside := [r for r in rows if not 0 <= r < vectors]):
-            problems.append(f"rows without a vector (there are {vectors:,}): {_some(outside)}")
+            problems.append(f"rows without a vector (there are {vectors:,}): {first_few(outside)}")
         orphans = self._db.execute("SELECT DISTINCT article_id FROM passages EXCEPT SELECT article_id FROM articles")
         if found := [a for (a,) in orphans]:
-            problems.append(f"passages of articles not in the articles table: {_some(found)}")
+            problems.append(f"passages of articles not in the articles table: {first_few(found)}")
         miscounted = self._db.execute(
             "SELECT a.article_id FROM articles a LEFT JOIN passages p USING (article_id) "
             "GROUP BY a.article_id HAVING count(p.row) != a.n_passages"
         )
         if found := [a for (a,) in miscounted]:
-            problems.append(f"articles whose passages differ from their n_passages: {_some(found)}")
+            problems.append(f"articles whose passages differ from their n_passages: {first_few(found)}")
         bad_ids = self._db.execute("SELECT passage_id FROM passages WHERE passage_id != article_id || '#' || n")
         if found := [p for (p,) in bad_ids]:
-            problems.append(f"passage ids that are not <article_id>#<n>: {_some(found)}")
+            problems.append(f"passage ids that are not <article_id>#<n>: {first_few(found)}")
         return rows, problems
 
 

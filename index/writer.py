@@ -19,6 +19,7 @@ from index.generations import (
     STORE,
     VECTORS,
     acquire_write_lock,
+    committing,
     data_files,
     file_entries,
     new_generation,
@@ -64,7 +65,7 @@ class IndexWriter:
 
     def commit(self, origin: Origin, index_spec: str = vecs.DEFAULT_SPEC) -> Path:
         """Build the vector index, write the manifest last, move the generation into place and make it current."""
-        try:
+        with committing(self.abort, self._lock):
             near_duplicates = self._store.group_near_duplicates()
             documents = lexical.build(self.tmp / LEXICAL, self._store.lexical_documents())
             self._store.close()
@@ -84,11 +85,6 @@ class IndexWriter:
                 files=file_entries(self.tmp, data_files(self.tmp)),
             )
             return publish(self.index_dir, self.tmp, manifest)
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            release_write_lock(self._lock)
 
     def abort(self) -> None:
         self._store.close()
