@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
 
 from index.errors import StoreError
 from index.generations import resolve_generation
 from index.reader import IndexReader
+from search.readside import ReadSide
 from search.searcher import Searcher
 from search.shards import ShardedReader, resolve_shards, shard_paths
 
@@ -31,15 +31,15 @@ class LiveSearcher:
     def __init__(
         self,
         index_path: Path,
-        searcher: Searcher,
-        open_reader: Callable[[Path], IndexReader] = IndexReader,
+        searcher: Searcher[ReadSide],
+        open_reader: Callable[[Path], ReadSide] = IndexReader,
         resolve: Callable[[Path], Path] = resolve_generation,
     ) -> None:
         self.index_path = Path(index_path)
         self._searcher = searcher
         self._open_reader = open_reader
         self._resolve = resolve  # index folder -> the generation it serves now, named as reader.generation is
-        self._leases: dict[Searcher, int] = {searcher: 0}
+        self._leases: dict[Searcher[ReadSide], int] = {searcher: 0}
         self._lock = threading.Lock()  # guards _searcher and _leases
         self._reload_lock = threading.Lock()  # one reload at a time
         self._stop = threading.Event()
@@ -48,24 +48,24 @@ class LiveSearcher:
         self.last_error: str | None = None
 
     @classmethod
-    def following(cls, index_path: Path, searcher: Searcher) -> LiveSearcher:
+    def following(cls, index_path: Path, searcher: Searcher[ReadSide]) -> LiveSearcher:
         """The live searcher of an index folder, or of a folder of shards (each shard's `current` followed)."""
         if not shard_paths(index_path):
             return cls(index_path, searcher)
         return cls(
             index_path,
             searcher,
-            open_reader=lambda _: cast(IndexReader, ShardedReader.open([index_path])),
+            open_reader=lambda _: ShardedReader.open([index_path]),
             resolve=resolve_shards,
         )
 
     @property
-    def searcher(self) -> Searcher:
+    def searcher(self) -> Searcher[ReadSide]:
         """The current searcher (for metadata; a search should hold a `lease()`)."""
         return self._searcher
 
     @contextmanager
-    def lease(self) -> Iterator[Searcher]:
+    def lease(self) -> Iterator[Searcher[ReadSide]]:
         with self._lock:
             searcher = self._searcher
             self._leases[searcher] += 1

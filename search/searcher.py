@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from search.options import (
     SearchOptions,
     Sort,
 )
+from search.readside import ReadSide
 
 __all__ = ["FUSIONS", "MODES", "TUNED", "Fusion", "Group", "Hit", "Mode", "RankingConfig", "SearchOptions"]
 __all__ += ["SearchResult", "Searcher", "Sort"]
@@ -89,12 +91,16 @@ class _Laps:
         self.clock = now
 
 
-class Searcher:
+R = TypeVar("R", bound=ReadSide, covariant=True)  # the read side: one index or shards (ReadSide)
+Other = TypeVar("Other", bound=ReadSide)
+
+
+class Searcher(Generic[R]):
     """Ranks an index's passages for a query; thread-safe for concurrent searches."""
 
     def __init__(
         self,
-        reader: IndexReader,
+        reader: R,
         encoder: Encoder,
         reranker: Reranker | None = None,
         config: RankingConfig = TUNED,
@@ -115,26 +121,26 @@ class Searcher:
         threads: int | None = 1,
         rerank_model: str | None = None,
         query_encoder: str = "auto",
-    ) -> Searcher:
+    ) -> Searcher[IndexReader]:
         """Load an index and the model it was built with (or `model`, which must be the same weights)."""
-        return cls.over(IndexReader(index_path), model, threads, rerank_model, query_encoder)
+        return Searcher.over(IndexReader(index_path), model, threads, rerank_model, query_encoder)
 
     @classmethod
     def over(
         cls,
-        reader: IndexReader,
+        reader: Other,
         model: str | None = None,
         threads: int | None = 1,
         rerank_model: str | None = None,
         query_encoder: str = "auto",
-    ) -> Searcher:
+    ) -> Searcher[Other]:
         """A searcher over an open reader with its index's model (or `model`) and, given one, a cross-encoder."""
         built = reader.manifest.model
         spec = model or model_spec(built.name, built.path)
         reranker = Reranker(rerank_model) if rerank_model else None
-        return cls(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
+        return Searcher(reader, Encoder(spec, dtype="float32", threads=threads, queries=query_encoder), reranker)
 
-    def with_config(self, config: RankingConfig) -> Searcher:
+    def with_config(self, config: RankingConfig) -> Searcher[R]:
         """This searcher's reader and models ranking with other tuned values (benchmarks vary them so)."""
         return Searcher(self.reader, self.encoder, self.reranker, config)
 

@@ -22,7 +22,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -51,8 +51,8 @@ def merge_top_k(lists: Sequence[Ranked], k: int) -> Ranked:
 
 
 class ShardedReader:
-    """Shards as one IndexReader-like read side; searches run on every shard at once (FAISS and tantivy release
-    the GIL, so threads search in parallel)."""
+    """Shards as one read side (search.readside.ReadSide); searches run on every shard at once (FAISS and
+    tantivy release the GIL, so threads search in parallel)."""
 
     def __init__(self, readers: Sequence[IndexReader]) -> None:
         if not readers:
@@ -220,10 +220,9 @@ def open_searcher(
     threads: int | None = 1,
     query_encoder: str = "auto",
     rerank_model: str | None = None,
-) -> Searcher:
+) -> Searcher[ShardedReader]:
     """A Searcher over shards: every mode, filter and grouping, run on the merged candidate lists."""
-    reader = cast(IndexReader, ShardedReader.open(paths))  # ShardedReader has the read side Searcher uses
-    return Searcher.over(reader, model, threads, rerank_model, query_encoder)
+    return Searcher.over(ShardedReader.open(paths), model, threads, rerank_model, query_encoder)
 
 
 def joined(generations: Iterable[Path]) -> Path:

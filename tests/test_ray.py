@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pytest
@@ -184,7 +184,7 @@ def test_two_shards_of_the_slice_give_one_index_s_dense_top_10_exactly(
         assert report.embedded == 0  # every vector is the one the single index holds
         parts.append(tmp_path / f"shard-{shard:02d}")
     single = Searcher(IndexReader(builds.local), fp32_encoder)
-    sharded = Searcher(cast(IndexReader, ShardedReader.open(parts)), fp32_encoder)
+    sharded = Searcher(ShardedReader.open(parts), fp32_encoder)
     agreement: dict[str, list[float]] = {"lexical": [], "hybrid": []}
     for _, query, day in dev_questions():
         for group in ("passage", "article"):

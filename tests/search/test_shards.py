@@ -6,7 +6,7 @@ import datetime
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,7 +52,7 @@ def one_and_sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, lis
 
 def searchers(one: Path, shards: list[Path]) -> tuple[Searcher, Searcher]:
     encoder: Any = FakeEncoder()
-    return Searcher(IndexReader(one), encoder), Searcher(cast(IndexReader, ShardedReader.open(shards)), encoder)
+    return Searcher(IndexReader(one), encoder), Searcher(ShardedReader.open(shards), encoder)
 
 
 def ranked(searcher: Searcher, query: str, **kwargs: Any) -> list[tuple[str, float]]:
