@@ -21,6 +21,44 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build (or fully rebuild) an index from article files and folders")
+    _build_arguments(build)
+
+    add = sub.add_parser("add", help="add new or changed articles to an index (unchanged ones are skipped)")
+    add.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
+    add.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
+    add.add_argument("--delete", action="append", default=[], metavar="ID", help="also delete this article id")
+    add.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
+    add.add_argument("--cache", default=None, help="embedding cache file (default ~/.cache/dateline/...)")
+    add.add_argument("--no-cache", action="store_true")
+    add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
+    add.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    delete = sub.add_parser("delete", help="delete articles by id")
+    delete.add_argument("ids", nargs="+", metavar="ID")
+    delete.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
+    delete.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    compact = sub.add_parser("compact", help="rewrite the index without deleted passages' vectors")
+    compact.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+    compact.add_argument("--index-type", default=None, help="FAISS spec or auto (default: keep the current type)")
+    compact.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    tune = sub.add_parser(
+        "finetune", help="opt-in: adapt the model to an index's archive (headline -> passage pairs); saves a model"
+    )
+    _finetune_arguments(tune)
+
+    info = sub.add_parser("info", help="print an index's manifest")
+    info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+    check = sub.add_parser(
+        "check", help="verify that the vector index, lexical index, passage store and manifest agree (exit 1 if not)"
+    )
+    check.add_argument("index", nargs="?", default=DEFAULT_INDEX)
+    return parser
+
+
+def _build_arguments(build: argparse.ArgumentParser) -> None:
+    """The options of `build`: inputs, model, splitting, vector index, cache and engine."""
     build.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
     build.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     build.add_argument("--model", default=None, help="model name or sentence-transformers folder (default MiniLM)")
@@ -52,29 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--actors", type=int, default=None, help="--engine ray: embedding actors (default: one per CPU)")
     build.add_argument("--shards", type=int, default=1, help="--engine ray: write N shard indexes (search.shards)")
 
-    add = sub.add_parser("add", help="add new or changed articles to an index (unchanged ones are skipped)")
-    add.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
-    add.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
-    add.add_argument("--delete", action="append", default=[], metavar="ID", help="also delete this article id")
-    add.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
-    add.add_argument("--cache", default=None, help="embedding cache file (default ~/.cache/dateline/...)")
-    add.add_argument("--no-cache", action="store_true")
-    add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
-    add.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
 
-    delete = sub.add_parser("delete", help="delete articles by id")
-    delete.add_argument("ids", nargs="+", metavar="ID")
-    delete.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
-    delete.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
-
-    compact = sub.add_parser("compact", help="rewrite the index without deleted passages' vectors")
-    compact.add_argument("index", nargs="?", default=DEFAULT_INDEX)
-    compact.add_argument("--index-type", default=None, help="FAISS spec or auto (default: keep the current type)")
-    compact.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
-
-    tune = sub.add_parser(
-        "finetune", help="opt-in: adapt the model to an index's archive (headline -> passage pairs); saves a model"
-    )
+def _finetune_arguments(tune: argparse.ArgumentParser) -> None:
+    """The options of `finetune`: the index to draw pairs from, the base model and the training run."""
     tune.add_argument("--index", default=DEFAULT_INDEX, help=f"index to draw pairs from (default {DEFAULT_INDEX})")
     tune.add_argument("--model", default=None, help="base model (default: the one the index was built with)")
     tune.add_argument("--out", default=None, help="where to save the tuned model (default INDEX/models/tuned)")
@@ -83,14 +101,6 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--batch-size", type=int, default=32)
     tune.add_argument("--max-tokens", type=int, default=256, help="passage word-pieces seen in training (default 256)")
     tune.add_argument("--exclude", default=None, help="file of article ids (one a line) never to train on")
-
-    info = sub.add_parser("info", help="print an index's manifest")
-    info.add_argument("index", nargs="?", default=DEFAULT_INDEX)
-    check = sub.add_parser(
-        "check", help="verify that the vector index, lexical index, passage store and manifest agree (exit 1 if not)"
-    )
-    check.add_argument("index", nargs="?", default=DEFAULT_INDEX)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

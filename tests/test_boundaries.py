@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,24 @@ def test_each_outside_library_is_imported_by_the_one_module_that_owns_it() -> No
 def test_the_index_package_never_imports_the_search_package() -> None:
     for path in ROOT.glob("index/*.py"):
         assert "search" not in imported_packages(path), path.name
+
+
+def test_importing_the_model_module_leaves_the_environment_alone() -> None:
+    imports = "import index.embed, index.cli, search.settings"
+    code = f"import os\nbefore = dict(os.environ)\n{imports}\nprint(dict(os.environ) == before)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"
+
+
+def test_loading_a_model_goes_offline_unless_the_environment_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.embed import OFFLINE_ENV, offline
+
+    for name in OFFLINE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    offline()
+    assert {name: os.environ[name] for name in OFFLINE_ENV} == {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "true",
+    }
