@@ -178,6 +178,12 @@ def real_articles(n: int, where: Callable[[Article], bool] | None = None) -> lis
     return found
 
 
+def unit_queries(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """n random query vectors of length one."""
+    q = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
 def fake_split_settings() -> SplitSettings:
     """Windows small enough that the made-up articles split into several passages with the fake counter."""
     return SplitSettings(max_tokens=128, overlap_tokens=16, max_title_tokens=24)
