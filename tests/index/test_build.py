@@ -11,8 +11,7 @@ import pytest
 
 from index.build import build_index
 from index.errors import BuildFailed
-from index.reader import IndexReader
-from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, OpenReader, made_up_articles, write_jsonl
 from tests.fakes import fake_build as build
 
 
@@ -51,11 +50,11 @@ def messy_inputs(tmp_path: Path) -> tuple[list[Path], set[tuple[str, int]]]:
 
 
 def test_the_report_reconciles_read_indexed_and_skipped_with_the_index(
-    messy_inputs: tuple[list[Path], set[tuple[str, int]]], tmp_path: Path
+    messy_inputs: tuple[list[Path], set[tuple[str, int]]], tmp_path: Path, open_reader: OpenReader
 ) -> None:
     inputs, bad = messy_inputs
     report = build(inputs, tmp_path / "index")
-    reader = IndexReader(tmp_path / "index")
+    reader = open_reader(tmp_path / "index")
     assert report.read == report.indexed + report.skipped
     assert (report.indexed, report.skipped) == (6, len(bad))  # a.jsonl 3, b.csv 1, t1.txt 1, c.jsonl.gz 1
     assert (reader.articles, reader.passages) == (report.indexed, report.passages)
@@ -77,14 +76,14 @@ def test_every_bad_record_is_listed_with_its_file_and_line(
     assert f"{inputs[0]}:4: warning: unreadable date" in printed
 
 
-def test_a_duplicate_article_id_is_reported_and_the_first_copy_kept(tmp_path: Path) -> None:
+def test_a_duplicate_article_id_is_reported_and_the_first_copy_kept(tmp_path: Path, open_reader: OpenReader) -> None:
     first, second = made_up_articles(2)
     path = write_jsonl(tmp_path / "a.jsonl", [first, {**second, "id": first["id"]}])
     report = build([path], tmp_path / "index")
     [problem] = report.problems
     assert (problem.path, problem.line) == (str(path), 2)
     assert "duplicate article id" in problem.reason
-    [stored] = {p.title for p in IndexReader(tmp_path / "index").iter_passages()}
+    [stored] = {p.title for p in open_reader(tmp_path / "index").iter_passages()}
     assert stored == first["title"]
 
 
@@ -133,7 +132,7 @@ def test_a_window_wider_than_the_model_reads_is_refused(articles_file: Path, tmp
 
 
 def test_a_second_build_of_the_same_input_embeds_nothing_and_gives_identical_vectors(
-    articles_file: Path, tmp_path: Path
+    articles_file: Path, tmp_path: Path, open_reader: OpenReader
 ) -> None:
     cache = tmp_path / "cache" / "embeddings.sqlite3"
     first = build([articles_file], tmp_path / "one", cache_path=cache)
@@ -142,12 +141,14 @@ def test_a_second_build_of_the_same_input_embeds_nothing_and_gives_identical_vec
     second = build([articles_file], tmp_path / "two", encoder, cache_path=cache)
     assert (second.embedded, second.cached) == (0, second.passages)
     assert encoder.documents_embedded == 0
-    one, two = IndexReader(tmp_path / "one"), IndexReader(tmp_path / "two")
+    one, two = open_reader(tmp_path / "one"), open_reader(tmp_path / "two")
     assert np.array_equal(one.vectors(range(one.passages)), two.vectors(range(two.passages)))
     assert [p.passage_id for p in one.iter_passages()] == [p.passage_id for p in two.iter_passages()]
 
 
-def test_after_one_article_changes_only_its_passages_are_embedded(articles_file: Path, tmp_path: Path) -> None:
+def test_after_one_article_changes_only_its_passages_are_embedded(
+    articles_file: Path, tmp_path: Path, open_reader: OpenReader
+) -> None:
     cache = tmp_path / "cache.sqlite3"
     build([articles_file], tmp_path / "index", cache_path=cache)
     records = made_up_articles()
@@ -155,7 +156,7 @@ def test_after_one_article_changes_only_its_passages_are_embedded(articles_file:
     changed = write_jsonl(tmp_path / "changed.jsonl", records)
     report = build([changed], tmp_path / "index", cache_path=cache)
     assert report.embedded == len(
-        [p for p in IndexReader(tmp_path / "index").iter_passages() if p.article_id == records[0]["id"]]
+        [p for p in open_reader(tmp_path / "index").iter_passages() if p.article_id == records[0]["id"]]
     )
     assert report.embedded >= 1 and report.cached == report.passages - report.embedded
 

@@ -18,7 +18,7 @@ from index.errors import ModelError
 from index.generations import CURRENT, VECTORS
 from index.reader import IndexReader
 from search import cli as search_cli
-from tests.fakes import FakeEncoder, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, OpenReader, made_up_articles, write_jsonl
 
 
 @pytest.fixture
@@ -47,7 +47,11 @@ def run(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple
 
 
 def test_build_writes_an_index_and_prints_a_summary(
-    fake_model: list[dict[str, Any]], articles_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_model: list[dict[str, Any]],
+    articles_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    open_reader: OpenReader,
 ) -> None:
     index_dir = tmp_path / "index"
     code, _, err = run(
@@ -57,7 +61,7 @@ def test_build_writes_an_index_and_prints_a_summary(
     n = len(made_up_articles())
     assert f"read {n} articles: indexed {n}, skipped 0" in err
     assert "index ready" in err
-    assert IndexReader(index_dir).articles == n
+    assert open_reader(index_dir).articles == n
     assert fake_model == [{"spec": "all-MiniLM-L6-v2", "dtype": "auto", "threads": None, "queries": "auto"}]
 
 
@@ -136,22 +140,26 @@ def test_an_unknown_model_is_refused_with_how_to_name_one(tmp_path: Path) -> Non
 # --- index info / check ----------------------------------------------------------------------------------------
 
 
-def test_info_prints_the_manifest_as_json(built_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_prints_the_manifest_as_json(
+    built_index: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
+) -> None:
     code, out, _ = run(index_cli.main, ["info", str(built_index)], capsys)
     assert code == 0
     manifest = json.loads(out)
     assert manifest["counts"] == {
-        "articles": IndexReader(built_index).articles,
-        "passages": IndexReader(built_index).passages,
-        "vectors": IndexReader(built_index).passages,
+        "articles": open_reader(built_index).articles,
+        "passages": open_reader(built_index).passages,
+        "vectors": open_reader(built_index).passages,
         "deleted": 0,
     }
 
 
-def test_check_passes_a_sound_index(built_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_passes_a_sound_index(
+    built_index: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
+) -> None:
     code, out, _ = run(index_cli.main, ["check", str(built_index)], capsys)
     assert code == 0 and out.startswith("ok: ")
-    assert f"{IndexReader(built_index).passages:,} passages" in out
+    assert f"{open_reader(built_index).passages:,} passages" in out
 
 
 def test_check_refuses_an_index_whose_vectors_changed(built_index: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from index import dedup
 from index.reader import IndexReader
 from search.searcher import Searcher, SearchOptions
-from tests.fakes import FakeEncoder, fake_index, made_up_articles, made_up_text
+from tests.fakes import FakeEncoder, OpenReader, fake_index, made_up_articles, made_up_text
 
 
 def test_signature_is_stable_and_estimates_jaccard() -> None:
@@ -39,8 +39,8 @@ def test_groups_join_copies_transitively_and_leave_others_alone() -> None:
     assert dedup.groups(sigs) == [[1, 2, 3]]
 
 
-def test_build_finds_the_wire_copies(wire_index: Path) -> None:
-    reader = IndexReader(wire_index)
+def test_build_finds_the_wire_copies(wire_index: Path, open_reader: OpenReader) -> None:
+    reader = open_reader(wire_index)
     assert reader.manifest.near_duplicates.groups == 1
     assert reader.manifest.near_duplicates.articles == 3
     group = reader.duplicate_group("story-004")
@@ -51,21 +51,22 @@ def test_build_finds_the_wire_copies(wire_index: Path) -> None:
     assert {a.article_id for a in reader.near_duplicates("story-004-copy1")} == {"story-004", "story-004-copy2"}
 
 
-def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path) -> None:
+def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path, open_reader: OpenReader) -> None:
     from index.articles import Article
     from index.update import add_articles, delete_articles
 
     records = made_up_articles(12)
     fake_index(tmp_path, records)
-    assert IndexReader(tmp_path / "index").manifest.near_duplicates.groups == 0
+    with IndexReader(tmp_path / "index") as reader:
+        assert reader.manifest.near_duplicates.groups == 0
     story = records[3]
     copy = Article("wire-copy", story["title"], story["text"] + "\n\nDistributed by the wire.", "2024-03-01", "Wire")
     add_articles(tmp_path / "index", [copy], FakeEncoder(), cache_path=None)
-    reader = IndexReader(tmp_path / "index")
+    reader = open_reader(tmp_path / "index")
     assert (reader.manifest.near_duplicates.groups, reader.manifest.near_duplicates.articles) == (1, 2)
     assert reader.duplicate_group("wire-copy") == reader.duplicate_group(story["id"]) is not None
     hits = Searcher(reader, FakeEncoder()).search(story["title"], SearchOptions(k=12, mode="lexical", recency=0)).hits
     assert sum(h.passage.article_id in ("wire-copy", story["id"]) for h in hits) == 1
     delete_articles(tmp_path / "index", [story["id"]])
-    reader = IndexReader(tmp_path / "index")
+    reader = open_reader(tmp_path / "index")
     assert reader.manifest.near_duplicates.groups == 0 and reader.duplicate_group("wire-copy") is None

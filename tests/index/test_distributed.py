@@ -13,9 +13,8 @@ import pytest
 
 from index import cli
 from index import distributed as dist
-from index.reader import IndexReader
 from index.split import SplitSettings
-from tests.fakes import FakeEncoder, fake_build, fake_split_settings, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, OpenReader, fake_build, fake_split_settings, made_up_articles, write_jsonl
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def inline_rows(
 
 
 def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
-    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_reader: OpenReader
 ) -> None:
     encoder, settings = FakeEncoder(), fake_split_settings()
     local = fake_build(messy_inputs, tmp_path / "local", encoder)
@@ -68,7 +67,7 @@ def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
     )
     assert local.skipped == 4  # bad JSON, no text, two duplicate ids
     assert sorted(map(str, ray.problems)) == sorted(map(str, local.problems))
-    a, b = IndexReader(tmp_path / "local"), IndexReader(tmp_path / "ray")
+    a, b = open_reader(tmp_path / "local"), open_reader(tmp_path / "ray")
     assert list(a.iter_passages()) == list(b.iter_passages())  # ids, rows, offsets, text, article metadata
     rows_all = range(a.passages)
     assert np.array_equal(a.vectors(rows_all), b.vectors(rows_all))
@@ -79,16 +78,16 @@ def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
 
 
 def test_shards_hold_each_article_once_in_the_shard_its_id_picks(
-    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_reader: OpenReader
 ) -> None:
     encoder, settings = FakeEncoder(), fake_split_settings()
     rows = inline_rows(messy_inputs, encoder, settings, monkeypatch)
     dist.write_rows(rows, tmp_path / "sharded", encoder, settings, messy_inputs, shards=3)
     fake_build(messy_inputs, tmp_path / "one", encoder)
-    readers = [IndexReader(d) for d in dist.shard_dirs(tmp_path / "sharded", 3)]
+    readers = [open_reader(d) for d in dist.shard_dirs(tmp_path / "sharded", 3)]
     passages = [p for r in readers for p in r.iter_passages()]
     assert sorted(p.passage_id for p in passages) == sorted(
-        p.passage_id for p in IndexReader(tmp_path / "one").iter_passages()
+        p.passage_id for p in open_reader(tmp_path / "one").iter_passages()
     )
     for i, reader in enumerate(readers):
         assert reader.manifest.shard.index == i and reader.manifest.shard.of == 3
