@@ -15,6 +15,7 @@ from tests.fakes import (
     CORPUS,
     SEED_ARTICLE,
     SHARED_DATA,
+    Closes,
     FakeEncoder,
     OpenReader,
     fake_index,
@@ -62,6 +63,20 @@ def open_reader() -> Iterator[OpenReader]:
     yield open_
     for reader in opened:
         reader.close()
+
+
+@pytest.fixture
+def closes() -> Iterator[Closes]:
+    """Takes anything with close() (a Searcher, a ShardedReader) and returns it; closes each at the test's end."""
+    taken: list[Any] = []
+
+    def close_later(thing: Any) -> Any:
+        taken.append(thing)
+        return thing
+
+    yield close_later
+    for thing in reversed(taken):
+        thing.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pytest
@@ -24,6 +24,13 @@ SEED_ARTICLE = SHARED_DATA / "plain-text" / "lavrov-blinken-new-start.txt"
 
 # The open_reader fixture: IndexReader(*args), closed when the test ends.
 OpenReader = Callable[..., IndexReader]
+Closable = TypeVar("Closable")
+
+
+class Closes(Protocol):
+    """The closes fixture: hand it anything with close() (a Searcher, a ShardedReader); closed when the test ends."""
+
+    def __call__(self, thing: Closable) -> Closable: ...
 
 
 def need_shared_data(*paths: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def searcher(index: Path) -> Searcher:
-    return Searcher(IndexReader(index), FakeEncoder())
+def searcher(index: Path) -> Iterator[Searcher]:
+    with closing(Searcher(IndexReader(index), FakeEncoder())) as searcher:
+        yield searcher
 
 
 def dates_of(result: object) -> list[str | None]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def searcher(big_index: Path) -> Searcher:
-    return Searcher(IndexReader(big_index), FakeEncoder(), FakeReranker())
+def searcher(big_index: Path) -> Iterator[Searcher]:
+    with closing(Searcher(IndexReader(big_index), FakeEncoder(), FakeReranker())) as searcher:
+        yield searcher
 
 
 def assert_ranked(scores: list[float], ranks: list[int]) -> None:
@@ -107,8 +109,10 @@ def test_the_prior_spread_is_how_far_the_recency_prior_can_move_candidates_apart
     assert spread([1, 3], ages.get, 0.0, 30.0) == spread([], ages.get, 2.0, 30.0) == 0.0
 
 
-def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(big_index: Path) -> None:
-    reader = IndexReader(big_index)
+def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(
+    big_index: Path, open_reader: OpenReader
+) -> None:
+    reader = open_reader(big_index)
     reader.lexical = None  # as an index built before lexical indexes were added
     searcher = Searcher(reader, FakeEncoder())
     assert searcher.search("ferry", SearchOptions(k=3, mode="dense")).hits

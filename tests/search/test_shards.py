@@ -21,7 +21,7 @@ from search.app import create_app
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
 from search.shards import ShardedReader, merge_top_k, shard_paths
-from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
+from tests.fakes import Closes, FakeEncoder, OpenReader, fake_build, made_up_articles, write_jsonl
 
 QUERIES = [
     "ferry crews strike over winter shifts",
@@ -50,32 +50,36 @@ def one_and_sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, lis
     return work / "one", parts
 
 
-def searchers(one: Path, shards: list[Path]) -> tuple[Searcher, Searcher]:
+def searchers(one: Path, shards: list[Path], closes: Closes) -> tuple[Searcher, Searcher]:
+    """A searcher over one index and one over its shards, both closed when the test ends."""
     encoder: Any = FakeEncoder()
-    return Searcher(IndexReader(one), encoder), Searcher(ShardedReader.open(shards), encoder)
+    single = closes(Searcher(IndexReader(one), encoder))
+    return single, closes(Searcher(ShardedReader.open(shards), encoder))
 
 
 def ranked(searcher: Searcher, query: str, **kwargs: Any) -> list[tuple[str, float]]:
     return [(h.passage.passage_id, h.score) for h in searcher.search(query, SearchOptions(**kwargs)).hits]
 
 
-def test_every_shard_holds_some_articles_and_together_all_passages(one_and_sharded: tuple[Path, list[Path]]) -> None:
+def test_every_shard_holds_some_articles_and_together_all_passages(
+    one_and_sharded: tuple[Path, list[Path]], open_reader: OpenReader, closes: Closes
+) -> None:
     one, shards = one_and_sharded
-    readers = [IndexReader(s) for s in shards]
+    readers = [open_reader(s) for s in shards]
     assert all(r.articles > 0 for r in readers)
-    sharded = ShardedReader(readers)
-    assert sharded.passages == IndexReader(one).passages
+    sharded = closes(ShardedReader(readers))
+    assert sharded.passages == open_reader(one).passages
     assert sorted(p.passage_id for p in sharded.iter_passages()) == sorted(
-        p.passage_id for p in IndexReader(one).iter_passages()
+        p.passage_id for p in open_reader(one).iter_passages()
     )
 
 
 @pytest.mark.parametrize("k", [1, 5, 10, 100])
 @pytest.mark.parametrize("group", ["passage", "article"])
 def test_dense_top_k_over_shards_is_exactly_one_index_s(
-    one_and_sharded: tuple[Path, list[Path]], k: int, group: str
+    one_and_sharded: tuple[Path, list[Path]], k: int, group: str, closes: Closes
 ) -> None:
-    single, sharded = searchers(*one_and_sharded)
+    single, sharded = searchers(*one_and_sharded, closes)
     for query in QUERIES:
         expected = ranked(single, query, k=k, mode="dense", group=group, recency=0)
         assert expected, query
@@ -91,9 +95,9 @@ def test_dense_top_k_over_shards_is_exactly_one_index_s(
     ],
 )
 def test_filtered_and_recency_boosted_dense_searches_over_shards_match_one_index(
-    one_and_sharded: tuple[Path, list[Path]], filters: dict[str, Any]
+    one_and_sharded: tuple[Path, list[Path]], filters: dict[str, Any], closes: Closes
 ) -> None:
-    single, sharded = searchers(*one_and_sharded)
+    single, sharded = searchers(*one_and_sharded, closes)
     for query in QUERIES:
         expected = ranked(single, query, k=10, mode="dense", **filters)
         assert expected, (query, filters)
@@ -102,11 +106,13 @@ def test_filtered_and_recency_boosted_dense_searches_over_shards_match_one_index
 
 def test_bm25_over_shards_ranks_each_passage_by_its_own_shard_s_score(
     one_and_sharded: tuple[Path, list[Path]],
+    open_reader: OpenReader,
+    closes: Closes,
 ) -> None:
     """Not one index's BM25 (IDF is per shard; see search/shards.py): the exact merge of the shards' own lists."""
     _, shards = one_and_sharded
-    readers = [IndexReader(s) for s in shards]
-    sharded = ShardedReader(readers)
+    readers = [open_reader(s) for s in shards]
+    sharded = closes(ShardedReader(readers))
     for query in QUERIES:
         by_id = {}
         for reader in readers:
@@ -118,19 +124,23 @@ def test_bm25_over_shards_ranks_each_passage_by_its_own_shard_s_score(
         assert all(by_id[p.passage_id] == s for p, (_, s) in zip(sharded.fetch([r for r, _ in got]), got, strict=True))
 
 
-def test_one_shard_answers_every_mode_exactly_as_its_index(one_and_sharded: tuple[Path, list[Path]]) -> None:
+def test_one_shard_answers_every_mode_exactly_as_its_index(
+    one_and_sharded: tuple[Path, list[Path]], closes: Closes
+) -> None:
     one, _ = one_and_sharded
-    single, sharded = searchers(one, [one])
+    single, sharded = searchers(one, [one], closes)
     for mode in ("dense", "lexical", "hybrid"):
         for query in QUERIES:
             assert ranked(sharded, query, k=10, mode=mode) == ranked(single, query, k=10, mode=mode)
 
 
-def test_a_folder_of_shard_folders_opens_in_shard_order(one_and_sharded: tuple[Path, list[Path]]) -> None:
+def test_a_folder_of_shard_folders_opens_in_shard_order(
+    one_and_sharded: tuple[Path, list[Path]], open_reader: OpenReader, closes: Closes
+) -> None:
     _, shards = one_and_sharded
     assert shard_paths(shards[0].parent) == shards
-    assert [str(r.generation) for r in ShardedReader.open([shards[0].parent]).shards] == [
-        str(IndexReader(s).generation) for s in shards
+    assert [str(r.generation) for r in closes(ShardedReader.open([shards[0].parent])).shards] == [
+        str(open_reader(s).generation) for s in shards
     ]
 
 
@@ -144,13 +154,15 @@ def test_shards_built_with_different_models_are_refused(tmp_path: Path) -> None:
         ShardedReader.open([tmp_path / "a", tmp_path / "b"])
 
 
-def test_the_service_serves_shards_as_one_index(one_and_sharded: tuple[Path, list[Path]]) -> None:
+def test_the_service_serves_shards_as_one_index(
+    one_and_sharded: tuple[Path, list[Path]], closes: Closes, open_reader: OpenReader
+) -> None:
     one, shards = one_and_sharded
-    single, sharded = searchers(one, shards)
+    single, sharded = searchers(one, shards, closes)
     with TestClient(create_app(Settings(index=shards[0].parent), searcher=sharded)) as client:
         health = client.get("/healthz").json()
         body = client.get("/search", params={"q": QUERIES[0], "k": 5, "mode": "dense", "recency": 0}).json()
-    assert health["passages"] == IndexReader(one).passages
+    assert health["passages"] == open_reader(one).passages
     expected = ranked(single, QUERIES[0], k=5, mode="dense", recency=0)
     rounded = [(p, round(s, 6)) for p, s in expected]  # the JSON carries 6 digits
     assert [(h["passage_id"], h["score"]) for h in body["hits"]] == rounded
@@ -172,7 +184,7 @@ def test_merging_each_part_s_top_k_gives_the_top_k_of_the_whole(scores: list[flo
 
 
 def test_the_replica_factory_serves_a_folder_of_shards_as_one_index(
-    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
+    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch, closes: Closes
 ) -> None:
     """`uvicorn --factory search.replicas:app_from_env --workers N`: each worker builds this app from the env."""
     import search.searcher
@@ -183,7 +195,7 @@ def test_the_replica_factory_serves_a_folder_of_shards_as_one_index(
     app = app_from_env({"DATELINE_INDEX": str(shards[0].parent)})
     with TestClient(app) as client:
         body = client.get("/search", params={"q": QUERIES[1], "k": 3, "mode": "dense", "recency": 0}).json()
-    single, _ = searchers(one, shards)
+    single, _ = searchers(one, shards, closes)
     expected = ranked(single, QUERIES[1], k=3, mode="dense", recency=0)
     assert [(h["passage_id"], h["score"]) for h in body["hits"]] == [(p, round(s, 6)) for p, s in expected]
 
@@ -254,7 +266,7 @@ def test_a_sharded_searcher_opened_with_a_rerank_model_reranks(
 
 
 def test_a_sharded_service_answers_an_article_s_metadata(
-    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch
+    one_and_sharded: tuple[Path, list[Path]], monkeypatch: pytest.MonkeyPatch, open_reader: OpenReader
 ) -> None:
     """GET /articles/{id} over shards answers as over one index: the article's metadata, or 404."""
     import search.searcher
@@ -266,5 +278,5 @@ def test_a_sharded_service_answers_an_article_s_metadata(
         found = client.get("/articles/ferry-strike")
         missing = client.get("/articles/no-such-article")
     assert found.status_code == 200, found.text
-    assert found.json() == IndexReader(one).article("ferry-strike")
+    assert found.json() == open_reader(one).article("ferry-strike")
     assert missing.status_code == 404
