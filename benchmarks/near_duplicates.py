@@ -40,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if facts is None:
         print(f"{args.index} was built before near-duplicate detection: rebuild it", file=sys.stderr)
         return 2
-    groups: dict[str, list[str]] = {}
-    for article_id, group in reader._db().near_duplicate_groups():
-        groups.setdefault(group, []).append(article_id)
+    groups = reader.duplicate_groups()
     sizes = Counter(len(m) for m in groups.values())
     print(
         f"{facts.groups:,} groups holding {facts.articles:,} of {reader.articles:,} articles "

@@ -250,6 +250,10 @@ class IndexReader:
         never changes)."""
         return self._sources
 
+    def duplicate_groups(self) -> dict[str, list[str]]:
+        """Every near-duplicate group (its id) and its articles."""
+        return {group: list(members) for group, members in self._members.items()}
+
     def duplicate_group(self, article_id: str) -> str | None:
         """The near-duplicate group of an article (an id shared by its near-copies), None when it has none."""
         return self._group_of.get(article_id)

@@ -70,3 +70,13 @@ def test_adds_and_deletes_keep_the_near_duplicate_groups(tmp_path: Path, open_re
     delete_articles(tmp_path / "index", [story["id"]])
     reader = open_reader(tmp_path / "index")
     assert reader.manifest.near_duplicates.groups == 0 and reader.duplicate_group("wire-copy") is None
+
+
+def test_the_reader_lists_every_group_with_the_articles_each_of_them_says_it_belongs_to(
+    wire_searcher: Searcher,
+) -> None:
+    reader = wire_searcher.reader
+    groups = reader.duplicate_groups()
+    assert [len(members) for members in groups.values()] == [3]
+    for group, members in groups.items():
+        assert group in members and {reader.duplicate_group(a) for a in members} == {group}
