@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from index import lexical
 from index.errors import IndexCorrupt
@@ -22,7 +22,14 @@ from index.split import SplitSettings
 
 FORMAT = "dateline-index"
 FORMAT_VERSION = 1
+T = TypeVar("T")
 VERSIONED = ("sentence-transformers", "torch", "transformers", "faiss-cpu", "numpy")  # after dateline itself
+
+
+def _record(cls: type[T], found: Mapping[str, Any]) -> T:
+    """A record from its JSON object; keys this version does not know (a later version's) are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in found.items() if k in names})
 
 
 def _present(record: Any) -> dict[str, Any]:
@@ -214,17 +221,19 @@ class Manifest:
                 generation=found["generation"],
                 created=found["created"],
                 model=ModelRecord.from_json(found["model"]),
-                splitter=SplitSettings(**found["splitter"]),
+                splitter=_record(SplitSettings, found["splitter"]),
                 versions=found.get("versions", {}),
                 build=found.get("build"),
-                shard=Shard(**found["shard"]) if "shard" in found else None,
+                shard=_record(Shard, found["shard"]) if "shard" in found else None,
                 compacted=found.get("compacted"),
                 dim=found["dim"],
                 # vectors and deleted: absent before deletes (every vector was a stored passage)
                 counts=Counts(counts["articles"], passages, counts.get("vectors", passages), counts.get("deleted", 0)),
-                index=VectorIndex(**found["index"]),
+                index=_record(VectorIndex, found["index"]),
                 lexical=LexicalMeta.from_json(found["lexical"]) if "lexical" in found else None,
-                near_duplicates=NearDuplicates(**found["near_duplicates"]) if "near_duplicates" in found else None,
+                near_duplicates=(
+                    _record(NearDuplicates, found["near_duplicates"]) if "near_duplicates" in found else None
+                ),
                 update=found.get("update"),
                 files={name: FileEntry(e["bytes"], e["sha256"]) for name, e in found["files"].items()},
             )

@@ -86,3 +86,11 @@ def test_a_reader_holds_its_generation_inside_with_and_releases_it_after(built_i
         assert _in_use(reader.generation)
         assert reader.fetch([0])
     assert not _in_use(reader.generation)
+
+
+def test_keys_a_later_version_may_add_are_ignored_not_refused(built_index: Path) -> None:
+    found = stored(built_index)
+    for part in ("splitter", "index", "near_duplicates", "model", "lexical"):
+        found[part] = {**found[part], "added_later": 1}
+    manifest = Manifest.from_json(found)
+    assert manifest.to_json()["splitter"] == stored(built_index)["splitter"]
