@@ -12,11 +12,10 @@ from fastapi.testclient import TestClient
 
 import search.searcher
 from index.build import BuildReport, build_index
-from index.reader import IndexReader
 from search import cli as search_cli
 from search.app import create_app
 from search.settings import Settings
-from tests.fakes import SEED_ARTICLE, real_articles, write_jsonl
+from tests.fakes import SEED_ARTICLE, OpenReader, real_articles, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -44,10 +43,10 @@ def real_index(
     yield work / "index", report
 
 
-def test_the_real_slice_is_indexed_whole(real_index: tuple[Path, BuildReport]) -> None:
+def test_the_real_slice_is_indexed_whole(real_index: tuple[Path, BuildReport], open_reader: OpenReader) -> None:
     index_dir, report = real_index
     assert report.problems == []
-    assert report.indexed == SLICE + 1 == IndexReader(index_dir).articles
+    assert report.indexed == SLICE + 1 == open_reader(index_dir).articles
     assert report.read == report.indexed + report.skipped
     assert report.passages > report.indexed
 

@@ -26,10 +26,9 @@ import pytest
 from benchmarks.data import DATA_DIR, asked_on, in_split, read_qrels, read_queries
 from index.build import build_index
 from index.distributed import shard_of
-from index.reader import IndexReader
 from search.searcher import Searcher, SearchOptions
 from search.shards import ShardedReader
-from tests.fakes import real_articles, write_jsonl
+from tests.fakes import Closes, OpenReader, real_articles, write_jsonl
 from tests.ray_cluster import LocalCluster, free_port, local_cluster
 
 pytestmark = pytest.mark.slow
@@ -120,8 +119,10 @@ def test_the_slice_holds_every_article_the_dev_questions_cite(builds: Builds) ->
     assert cited <= {r["id"] for r in builds.slice_records} and len(builds.slice_records) == len(cited) + FILLER
 
 
-def test_the_ray_build_ran_on_two_nodes_with_an_embedding_actor_on_each(builds: Builds) -> None:
-    build = IndexReader(builds.ray).manifest.build
+def test_the_ray_build_ran_on_two_nodes_with_an_embedding_actor_on_each(
+    builds: Builds, open_reader: OpenReader
+) -> None:
+    build = open_reader(builds.ray).manifest.build
     # Two actors of one CPU each on a cluster of two one-CPU nodes: one actor per node, and both embedded.
     assert build["engine"] == "ray" and build["embed_actors"] == 2
     assert len(build["passages_by_node"]) == 2 and sum(build["passages_by_node"]) == build["passages"]
@@ -129,35 +130,39 @@ def test_the_ray_build_ran_on_two_nodes_with_an_embedding_actor_on_each(builds: 
     assert build["embedded"] == build["passages"] and build["cached"] == 0  # every vector came from the actors
 
 
-def test_the_ray_build_has_the_local_build_s_passage_ids_texts_and_rows(builds: Builds) -> None:
-    local, ray = IndexReader(builds.local), IndexReader(builds.ray, verify=True)
+def test_the_ray_build_has_the_local_build_s_passage_ids_texts_and_rows(
+    builds: Builds, open_reader: OpenReader
+) -> None:
+    local, ray = open_reader(builds.local), open_reader(builds.ray, verify=True)
     assert local.passages > 1000
     assert list(ray.iter_passages()) == list(local.iter_passages())
 
 
-def test_the_ray_build_s_vectors_agree_with_the_local_build_s(builds: Builds) -> None:
-    local, ray = IndexReader(builds.local), IndexReader(builds.ray)
+def test_the_ray_build_s_vectors_agree_with_the_local_build_s(builds: Builds, open_reader: OpenReader) -> None:
+    local, ray = open_reader(builds.local), open_reader(builds.ray)
     rows = range(local.passages)
     cosines = np.sum(local.vectors(rows) * ray.vectors(rows), axis=1)
     print(f"\ncosine ray vs local over {len(cosines)} passages: min {cosines.min():.6f}, mean {cosines.mean():.6f}")
     assert cosines.min() >= MIN_COSINE
 
 
-def test_the_ray_index_has_the_local_manifest_s_model_counts_and_files(builds: Builds) -> None:
-    a, b = IndexReader(builds.local).manifest, IndexReader(builds.ray).manifest
+def test_the_ray_index_has_the_local_manifest_s_model_counts_and_files(builds: Builds, open_reader: OpenReader) -> None:
+    a, b = open_reader(builds.local).manifest, open_reader(builds.ray).manifest
     for key in ("model", "splitter", "dim", "counts", "index", "lexical"):
-        assert b[key] == a[key], key
+        assert getattr(b, key) == getattr(a, key), key
     segments = re.compile(r"lexical/[0-9a-f]{32}\.")  # tantivy names its segments at random
 
     def names(files: dict[str, Any]) -> list[str]:
         return sorted(segments.sub("lexical/SEGMENT.", name) for name in files)
 
-    assert names(b["files"]) == names(a["files"])
+    assert names(b.files) == names(a.files)
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
-def test_the_dev_questions_get_the_same_top_10_from_both_builds(builds: Builds, fp32_encoder: Any, mode: str) -> None:
-    local, ray = Searcher(IndexReader(builds.local), fp32_encoder), Searcher(IndexReader(builds.ray), fp32_encoder)
+def test_the_dev_questions_get_the_same_top_10_from_both_builds(
+    builds: Builds, fp32_encoder: Any, mode: str, open_reader: OpenReader
+) -> None:
+    local, ray = Searcher(open_reader(builds.local), fp32_encoder), Searcher(open_reader(builds.ray), fp32_encoder)
     questions = dev_questions()
     same = 0
     for _, query, day in questions:
@@ -170,7 +175,7 @@ def test_the_dev_questions_get_the_same_top_10_from_both_builds(builds: Builds, 
 
 
 def test_two_shards_of_the_slice_give_one_index_s_dense_top_10_exactly(
-    builds: Builds, fp32_encoder: Any, tmp_path: Path
+    builds: Builds, fp32_encoder: Any, tmp_path: Path, open_reader: OpenReader, closes: Closes
 ) -> None:
     """Shards built from the same vectors (the local build's cache): dense ids and scores equal; BM25 measured."""
     parts = []
@@ -183,8 +188,8 @@ def test_two_shards_of_the_slice_give_one_index_s_dense_top_10_exactly(
         )
         assert report.embedded == 0  # every vector is the one the single index holds
         parts.append(tmp_path / f"shard-{shard:02d}")
-    single = Searcher(IndexReader(builds.local), fp32_encoder)
-    sharded = Searcher(ShardedReader.open(parts), fp32_encoder)
+    single = Searcher(open_reader(builds.local), fp32_encoder)
+    sharded = Searcher(closes(ShardedReader.open(parts)), fp32_encoder)
     agreement: dict[str, list[float]] = {"lexical": [], "hybrid": []}
     for _, query, day in dev_questions():
         for group in ("passage", "article"):
@@ -210,7 +215,7 @@ def test_two_shards_of_the_slice_give_one_index_s_dense_top_10_exactly(
 
 
 def test_two_serve_replicas_answer_on_one_endpoint_as_the_index_does(
-    builds: Builds, cluster: LocalCluster, fp32_encoder: Any, tmp_path: Path
+    builds: Builds, cluster: LocalCluster, fp32_encoder: Any, tmp_path: Path, open_reader: OpenReader
 ) -> None:
     """`python -m search.replicas` on the cluster: two Serve replicas of the app behind one HTTP port."""
     import httpx
@@ -247,7 +252,7 @@ def test_two_serve_replicas_answer_on_one_endpoint_as_the_index_does(
             check=True,
         ).stdout.strip()
         assert status.splitlines()[-1] == "RUNNING 2", status
-        local = Searcher(IndexReader(builds.ray), fp32_encoder)
+        local = Searcher(open_reader(builds.ray), fp32_encoder)
         for _, query, day in dev_questions()[:10]:
             params = {"q": query, "k": 10, "mode": "dense", "as_of": day.isoformat()}
             hits = httpx.get(f"{url}/search", params=params, timeout=30).json()["hits"]
