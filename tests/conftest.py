@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+import index.embed
+import search.searcher
 from index.reader import IndexReader
 from search.searcher import Searcher
 from tests.fakes import (
@@ -49,6 +51,22 @@ def built_index(tmp_path: Path, articles_file: Path, fake_encoder: FakeEncoder) 
     index_dir = tmp_path / "index"
     build_index([articles_file], index_dir, fake_encoder, fake_split_settings(), progress=False)
     return index_dir
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Both CLIs get the fake encoder instead of loading the real model; returns the arguments they asked with."""
+    asked: list[dict[str, Any]] = []
+
+    def make(
+        spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None, queries: str = "auto"
+    ) -> FakeEncoder:
+        asked.append({"spec": spec, "dtype": dtype, "threads": threads, "queries": queries})
+        return FakeEncoder()
+
+    monkeypatch.setattr(index.embed, "Encoder", make)
+    monkeypatch.setattr(search.searcher, "Encoder", make)
+    return asked
 
 
 @pytest.fixture

@@ -229,3 +229,10 @@ def wire_copies() -> list[dict[str, Any]]:
 
 def query_for(story: dict[str, Any]) -> str:
     return " ".join(story["text"].split()[:12])
+
+
+def run_cli(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """A CLI's main(argv): its exit code, what it printed and what it wrote to stderr."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -1,4 +1,4 @@
-"""CLIs: `python -m index build|info|check` and `python -m search` return codes and messages."""
+"""The index CLI: `python -m index build|info|check` return codes and messages."""
 
 from __future__ import annotations
 
@@ -9,39 +9,13 @@ from typing import Any
 
 import pytest
 
-import index.embed
-import search.searcher
 from index import cli as index_cli
 from index.build import default_cache_path
 from index.embed import resolve_model
 from index.errors import ModelError
 from index.generations import CURRENT, VECTORS
 from index.reader import IndexReader
-from search import cli as search_cli
-from tests.fakes import FakeEncoder, OpenReader, made_up_articles, write_jsonl
-
-
-@pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Both CLIs get the fake encoder instead of loading the real model; returns the arguments they asked with."""
-    asked: list[dict[str, Any]] = []
-
-    def make(
-        spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None, queries: str = "auto"
-    ) -> FakeEncoder:
-        asked.append({"spec": spec, "dtype": dtype, "threads": threads, "queries": queries})
-        return FakeEncoder()
-
-    monkeypatch.setattr(index.embed, "Encoder", make)
-    monkeypatch.setattr(search.searcher, "Encoder", make)
-    return asked
-
-
-def run(main: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
+from tests.fakes import OpenReader, made_up_articles, run_cli, write_jsonl
 
 # --- index build -----------------------------------------------------------------------------------------------
 
@@ -54,7 +28,7 @@ def test_build_writes_an_index_and_prints_a_summary(
     open_reader: OpenReader,
 ) -> None:
     index_dir = tmp_path / "index"
-    code, _, err = run(
+    code, _, err = run_cli(
         index_cli.main, ["build", str(articles_file), "--index", str(index_dir), "--no-cache", "--no-progress"], capsys
     )
     assert code == 0
@@ -77,8 +51,8 @@ def test_build_with_a_cache_file_reuses_its_vectors_the_second_time(
         str(tmp_path / "c.sqlite3"),
         "--no-progress",
     ]
-    assert run(index_cli.main, argv, capsys)[0] == 0
-    code, _, err = run(index_cli.main, argv, capsys)
+    assert run_cli(index_cli.main, argv, capsys)[0] == 0
+    code, _, err = run_cli(index_cli.main, argv, capsys)
     assert code == 0 and "(0 embedded," in err
     assert (tmp_path / "c.sqlite3").is_file()
 
@@ -87,7 +61,7 @@ def test_build_reports_each_bad_record_and_still_succeeds(
     fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [*made_up_articles(2), "{broken"])
-    code, _, err = run(index_cli.main, ["build", str(path), "--index", str(tmp_path / "i"), "--no-cache"], capsys)
+    code, _, err = run_cli(index_cli.main, ["build", str(path), "--index", str(tmp_path / "i"), "--no-cache"], capsys)
     assert code == 0
     assert f"{path}:3: skipped: invalid JSON" in err
     assert "skipped 1" in err
@@ -97,7 +71,7 @@ def test_a_strict_build_with_a_bad_record_exits_2_and_leaves_no_index(
     fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [*made_up_articles(2), "{broken"])
-    code, _, err = run(
+    code, _, err = run_cli(
         index_cli.main,
         ["build", str(path), "--index", str(tmp_path / "i"), "--no-cache", "--strict", "--no-progress"],
         capsys,
@@ -111,7 +85,9 @@ def test_a_build_from_a_missing_file_exits_2_naming_it(
     fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "absent.jsonl"
-    code, _, err = run(index_cli.main, ["build", str(missing), "--index", str(tmp_path / "i"), "--no-cache"], capsys)
+    code, _, err = run_cli(
+        index_cli.main, ["build", str(missing), "--index", str(tmp_path / "i"), "--no-cache"], capsys
+    )
     assert code == 2
     assert err.startswith("error: ") and str(missing) in err
     assert fake_model == [], "the input is checked before the model loads"
@@ -122,7 +98,7 @@ def test_a_build_from_an_unknown_format_exits_2_and_lists_the_known_ones(
 ) -> None:
     odd = tmp_path / "articles.docx"
     odd.write_bytes(b"PK")
-    code, _, err = run(index_cli.main, ["build", str(odd), "--index", str(tmp_path / "i"), "--no-cache"], capsys)
+    code, _, err = run_cli(index_cli.main, ["build", str(odd), "--index", str(tmp_path / "i"), "--no-cache"], capsys)
     assert code == 2 and ".jsonl" in err
     assert fake_model == []
 
@@ -143,7 +119,7 @@ def test_an_unknown_model_is_refused_with_how_to_name_one(tmp_path: Path) -> Non
 def test_info_prints_the_manifest_as_json(
     built_index: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
 ) -> None:
-    code, out, _ = run(index_cli.main, ["info", str(built_index)], capsys)
+    code, out, _ = run_cli(index_cli.main, ["info", str(built_index)], capsys)
     assert code == 0
     manifest = json.loads(out)
     assert manifest["counts"] == {
@@ -157,7 +133,7 @@ def test_info_prints_the_manifest_as_json(
 def test_check_passes_a_sound_index(
     built_index: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
 ) -> None:
-    code, out, _ = run(index_cli.main, ["check", str(built_index)], capsys)
+    code, out, _ = run_cli(index_cli.main, ["check", str(built_index)], capsys)
     assert code == 0 and out.startswith("ok: ")
     assert f"{open_reader(built_index).passages:,} passages" in out
 
@@ -167,7 +143,7 @@ def test_check_refuses_an_index_whose_vectors_changed(built_index: Path, capsys:
     data = bytearray(path.read_bytes())
     data[-1] ^= 0x01
     path.write_bytes(bytes(data))
-    code, out, err = run(index_cli.main, ["check", str(built_index)], capsys)
+    code, out, err = run_cli(index_cli.main, ["check", str(built_index)], capsys)
     assert code == 2 and out == ""
     assert "checksum" in err and "rebuild" in err
 
@@ -176,7 +152,7 @@ def test_check_refuses_an_index_whose_vectors_changed(built_index: Path, capsys:
 def test_info_and_check_of_a_missing_index_exit_2_saying_how_to_build_one(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(index_cli.main, [command, str(tmp_path / "nothing")], capsys)
+    code, _, err = run_cli(index_cli.main, [command, str(tmp_path / "nothing")], capsys)
     assert code == 2
     assert err.startswith("error: ") and "rebuild-index" in err
 
@@ -196,61 +172,6 @@ def test_help_exits_0_and_names_the_commands(capsys: pytest.CaptureFixture[str])
     assert all(command in out for command in ("build", "info", "check"))
 
 
-# --- search ----------------------------------------------------------------------------------------------------
-
-
-def test_search_of_a_missing_index_exits_2_saying_how_to_build_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(search_cli.main, ["ferry strike", "--index", str(tmp_path / "nothing")], capsys)
-    assert code == 2 and out == ""
-    assert err.startswith("error: ") and "rebuild-index" in err
-
-
-@pytest.mark.parametrize("argv", [["   "], ["ferry", "-k", "0"], ["ferry", "-k", "101"]])
-def test_search_refuses_a_blank_query_or_a_bad_k_before_loading_anything(
-    argv: list[str], built_index: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(search_cli.main, [*argv, "--index", str(built_index)], capsys)
-    assert code == 2 and out == "" and err.startswith("error: ")
-
-
-def test_search_prints_ranked_hits_with_titles_and_links(
-    fake_model: list[dict[str, Any]], built_index: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(search_cli.main, ["crews", "walked", "out", "--index", str(built_index), "-k", "3"], capsys)
-    assert code == 0
-    assert out.lstrip().startswith("1. ")
-    assert "Ferry crews strike over winter shifts" in out
-    assert "https://www.harbour-gazette.example/ferry-strike" in out
-    assert "hits in" in err
-
-
-def test_search_json_prints_the_http_response(
-    fake_model: list[dict[str, Any]], built_index: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(
-        search_cli.main,
-        ["harbour", "ferry", "--index", str(built_index), "-k", "4", "--json", "--group", "passage"],
-        capsys,
-    )
-    assert code == 0
-    body = json.loads(out)
-    assert body["query"] == "harbour ferry" and body["k"] == 4 and body["group"] == "passage"
-    assert [h["rank"] for h in body["hits"]] == list(range(1, len(body["hits"]) + 1)) and body["hits"]
-
-
-def test_search_with_rerank_but_no_cross_encoder_exits_2_with_a_message(
-    fake_model: list[dict[str, Any]],
-    built_index: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("DATELINE_RERANK_MODEL", raising=False)
-    code, _, err = run(search_cli.main, ["ferry", "--index", str(built_index), "--rerank"], capsys)
-    assert code == 2 and "DATELINE_RERANK_MODEL" in err
-
-
 # --- with the real model ---------------------------------------------------------------------------------------
 
 
@@ -261,16 +182,16 @@ def test_build_with_the_real_model_then_check_then_rebuild_from_the_cache(
     path = write_jsonl(tmp_path / "five.jsonl", made_up_articles(5))
     index_dir, cache = tmp_path / "index", tmp_path / "cache.sqlite3"
     argv = ["build", str(path), "--index", str(index_dir), "--cache", str(cache), "--no-progress"]
-    code, _, err = run(index_cli.main, argv, capsys)
+    code, _, err = run_cli(index_cli.main, argv, capsys)
     assert code == 0, err
     assert "read 5 articles: indexed 5, skipped 0" in err and "model all-MiniLM-L6-v2 (384-d" in err
     with IndexReader(index_dir) as reader:
         manifest = reader.manifest
     assert manifest.model.name == "all-MiniLM-L6-v2" and manifest.dim == 384
     assert manifest.splitter.max_tokens == 256
-    assert run(index_cli.main, ["check", str(index_dir)], capsys)[0] == 0
-    code, _, err = run(index_cli.main, argv, capsys)
+    assert run_cli(index_cli.main, ["check", str(index_dir)], capsys)[0] == 0
+    code, _, err = run_cli(index_cli.main, argv, capsys)
     assert code == 0 and "(0 embedded," in err
     other = "float32" if manifest.model.dtype == "bfloat16" else "bfloat16"
-    code, _, err = run(index_cli.main, [*argv, "--dtype", other], capsys)  # other vectors: none from the cache
+    code, _, err = run_cli(index_cli.main, [*argv, "--dtype", other], capsys)  # other vectors: none from the cache
     assert code == 0 and re.search(r"\([1-9][\d,]* embedded, 0 from cache\)", err), err
