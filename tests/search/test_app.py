@@ -249,13 +249,6 @@ def test_query_syntax_is_read_as_plain_words_never_a_500(client: TestClient, q: 
         assert "ferry-strike" in {h["article_id"] for h in words}  # the words still count
 
 
-def test_stopwords_are_dropped_from_a_query_unless_nothing_else_is_left() -> None:
-    from index.lexical import query_terms
-
-    assert query_terms("Why did THE crews walk out of the harbour?") == "why did crews walk out harbour"
-    assert query_terms("to be or not to be") == "to be or not to be"
-
-
 def test_json_hits_carry_highlights_similar_articles_and_paging(wire_client) -> None:  # type: ignore[no-untyped-def]
     q = query_for(made_up_articles(30)[5])
     body = wire_client.get("/search", params={"q": q, "k": 30, "recency": 0}).json()

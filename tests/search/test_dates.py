@@ -1,4 +1,4 @@
-"""Date filters, `as_of` and the recency boost: filtered searches still fill k, nothing outside the dates leaks in."""
+"""Date and source filters and `as_of`: filtered searches still fill k, nothing outside the filter leaks in."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
-from hypothesis import strategies as st
 
-from benchmarks.data import asked_on
 from index.reader import LEXICAL_WITHIN_SHARE, IndexReader
-from search import ranking
 from search.app import create_app
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
@@ -74,32 +70,6 @@ def test_as_of_leaves_out_everything_dated_later(searcher: Searcher, mode: str) 
     assert all(d is not None and d <= "2024-04-15" for d in dates_of(result))
 
 
-def test_recency_puts_the_newest_of_equal_candidates_first() -> None:
-    grouped = [(1, 0.5, 0), (2, 0.5, 0), (3, 0.5, 0), (4, 0.9, 0)]
-    ages = {1: 400.0, 2: 3.0, 3: None, 4: 800.0}
-    boosted = ranking.recency_boost(grouped, ages.get, weight=1.0, half_life=30.0)
-    order = [row for row, _, _ in boosted]
-    assert order[:2] == [4, 2]  # much more relevant stays first; of the equals, the 3-day-old one leads
-    assert set(order[2:]) == {1, 3}  # 400 days old is worth next to nothing, undated nothing
-    assert ranking.recency_boost(grouped, ages.get, weight=0.0, half_life=30.0) == grouped
-
-
-@given(
-    st.lists(st.tuples(st.floats(-5, 5), st.one_of(st.none(), st.floats(-100, 5000))), min_size=1, max_size=30),
-    st.floats(0, 3),
-    st.floats(1, 365),
-)
-def test_recency_boost_keeps_every_candidate_once_best_first(
-    items: list[tuple[float, float | None]], weight: float, half_life: float
-) -> None:
-    grouped = sorted(((row, score, 0) for row, (score, _) in enumerate(items)), key=lambda x: -x[1])  # best first
-    ages = {row: age for row, (_, age) in enumerate(items)}
-    boosted = ranking.recency_boost(grouped, ages.get, weight, half_life)
-    assert sorted(row for row, _, _ in boosted) == list(range(len(items)))
-    scores = [s for _, s, _ in boosted]
-    assert scores == sorted(scores, reverse=True)
-
-
 def test_the_api_takes_from_to_and_as_of_and_refuses_them_reversed(index: Path) -> None:
     app = create_app(Settings(index=index), searcher=Searcher(IndexReader(index), FakeEncoder()))
     with TestClient(app) as client:
@@ -113,12 +83,6 @@ def test_the_api_takes_from_to_and_as_of_and_refuses_them_reversed(index: Path) 
         assert reversed_.status_code == 422 and "swap" in reversed_.text
         assert client.get("/search", params={"q": "harbour", "to": "last tuesday"}).status_code == 422
         assert client.get("/search", params={"q": "harbour", "recency": -1}).status_code == 422
-
-
-def test_a_quiz_question_is_asked_on_the_day_its_id_names() -> None:
-    assert asked_on("20230224_3") == D(2023, 2, 24)
-    assert asked_on("e-20230224_3") == D(2023, 2, 24)
-    assert asked_on("no-date") is None
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])

@@ -1,4 +1,4 @@
-"""Searcher and ranking: fused, grouped and reranked hits keep ranks 1..n, best first, each passage or article once."""
+"""Searcher: fused, grouped, reranked, paged and collapsed hits keep ranks 1..n, best first, each hit once."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from index.build import build_index
 from index.errors import NoLexicalIndex
 from index.reader import IndexReader
 from search import highlight as hl
-from search import ranking
 from search.searcher import TUNED, Searcher, SearchOptions
 from tests.fakes import FakeEncoder, OpenReader, fake_split_settings, made_up_articles, query_for, write_jsonl
 
@@ -99,16 +96,6 @@ def test_the_default_fusion_weight_follows_the_recency_prior(
     assert scores() != scores(dense_weight=other)  # the weight is in effect, not ignored
 
 
-def test_the_prior_spread_is_how_far_the_recency_prior_can_move_candidates_apart() -> None:
-    ages = {1: 0.0, 2: 30.0, 3: 3000.0, 4: None, 5: -5.0}
-    spread = ranking.prior_spread
-    assert spread([1, 2, 3], ages.get, 2.0, 30.0) == pytest.approx(2.0 * (1.0 - 0.5**100))
-    assert spread([1, 2], ages.get, 2.0, 30.0) == pytest.approx(1.0)  # a day and a half-life apart
-    assert spread([1, 5], ages.get, 2.0, 30.0) == 0.0  # dated after the reference day counts as that day
-    assert spread([3, 4], ages.get, 2.0, 30.0) < 1e-20  # long past, or undated: no prior left
-    assert spread([1, 3], ages.get, 0.0, 30.0) == spread([], ages.get, 2.0, 30.0) == 0.0
-
-
 def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_rest(
     big_index: Path, open_reader: OpenReader
 ) -> None:
@@ -120,111 +107,12 @@ def test_an_index_without_a_lexical_part_serves_dense_search_and_refuses_the_res
         searcher.search("ferry", SearchOptions(k=3, mode="hybrid"))
 
 
-# --- ranking functions -----------------------------------------------------------------------------------------
-
-ranked_lists = st.lists(st.tuples(st.integers(0, 40), st.floats(-50, 50)), max_size=30).map(
-    lambda pairs: sorted({row: score for row, score in pairs}.items(), key=lambda x: -x[1])
-)
-
-
-@given(ranked_lists, ranked_lists)
-def test_rrf_ranks_every_candidate_once_best_first(a: ranking.Ranked, b: ranking.Ranked) -> None:
-    fused = ranking.rrf([a, b])
-    assert sorted(row for row, _ in fused) == sorted({row for row, _ in a} | {row for row, _ in b})
-    scores = [s for _, s in fused]
-    assert scores == sorted(scores, reverse=True)
-
-
-@given(ranked_lists)
-def test_rrf_of_one_list_keeps_its_order(a: ranking.Ranked) -> None:
-    assert [row for row, _ in ranking.rrf([a])] == [row for row, _ in a]
-
-
-@pytest.mark.parametrize("method", ["minmax", "zscore"])
-@given(a=ranked_lists, b=ranked_lists)
-def test_normalised_fusion_ranks_every_candidate_once_best_first(
-    method: str, a: ranking.Ranked, b: ranking.Ranked
-) -> None:
-    fused = ranking.normalised([a, b], [0.5, 0.5], method)
-    assert sorted(row for row, _ in fused) == sorted({row for row, _ in a} | {row for row, _ in b})
-    scores = [s for _, s in fused]
-    assert scores == sorted(scores, reverse=True)
-    if method == "minmax":
-        assert all(-1e-9 <= s <= 1 + 1e-9 for s in scores)
-
-
-def test_a_row_first_in_both_lists_is_first_after_fusion() -> None:
-    a, b = [(7, 0.9), (1, 0.5), (2, 0.1)], [(7, 12.0), (3, 4.0)]
-    assert ranking.rrf([a, b])[0][0] == 7
-    assert ranking.normalised([a, b], [0.5, 0.5], "minmax")[0][0] == 7
-
-
-@given(ranked_lists)
-def test_grouping_keeps_each_articles_best_row_in_order_and_counts_the_rest(ranked: ranking.Ranked) -> None:
-    def article(row: int) -> str:
-        return f"a{row % 5}"
-
-    grouped = ranking.group_best(ranked, article)
-    assert [article(row) for row, _, _ in grouped] == list(dict.fromkeys(article(row) for row, _ in ranked))
-    assert sum(1 + more for _, _, more in grouped) == len(ranked)
-    first = {}
-    for row, score in ranked:
-        first.setdefault(article(row), (row, score))
-    assert [(row, score) for row, score, _ in grouped] == list(first.values())
-
-
-def test_the_passage_shown_for_an_article_is_its_best_by_the_choice_score_and_ranks_stay() -> None:
-    article = {1: "a", 2: "a", 3: "b", 4: "b", 5: "c"}.__getitem__
-    fused = [(1, 0.9), (3, 0.8), (2, 0.7), (5, 0.6), (4, 0.5)]
-    grouped = ranking.group_best(fused, article)
-    picked = ranking.pick_passages(grouped, fused, article, {2: 0.9, 1: 0.1, 3: 0.5, 4: 0.4})
-    assert [(score, more) for _, score, more in picked] == [(score, more) for _, score, more in grouped]
-    assert [row for row, _, _ in picked] == [2, 3, 5]  # a: 2 beats 1; b: 3 beats 4; c: unscored, kept
-
-
-def test_the_lede_prior_favours_an_articles_earlier_passage_only_in_a_near_tie() -> None:
-    article = {1: "a", 2: "a", 3: "b", 4: "b"}.__getitem__
-    place = {1: 0, 2: 3, 3: 0, 4: 1}.__getitem__  # rows 1 and 3 are their articles' ledes
-    fused = [(2, 0.9), (4, 0.8), (1, 0.7), (3, 0.6)]
-    grouped = ranking.group_best(fused, article)
-    choice = {2: 0.60, 1: 0.50, 4: 0.90, 3: 0.30}  # a: a near tie; b: the later passage is clearly better
-    prior = ranking.lede_prior(choice, place, 0.2)
-    assert prior == pytest.approx({2: 0.65, 1: 0.70, 4: 1.00, 3: 0.50})
-    assert [row for row, _, _ in ranking.pick_passages(grouped, fused, article, prior)] == [1, 4]
-    assert ranking.lede_prior(choice, place, 0.0) == choice
-
-
 def test_hybrid_article_hits_show_a_passage_of_their_own_article(searcher: Searcher) -> None:
     result = searcher.search("ferry council storm budget", SearchOptions(k=10, mode="hybrid", group="article"))
     ids = [h.passage.article_id for h in result.hits]
     assert len(ids) == len(set(ids))
     for hit in result.hits:
         assert hit.passage.passage_id.startswith(hit.passage.article_id + "#")
-
-
-@pytest.mark.parametrize("method", ["rrf", "minmax", "zscore"])
-@given(a=ranked_lists, b=ranked_lists, w=st.floats(0, 1))
-def test_fusion_does_not_depend_on_the_order_of_its_lists(
-    method: str, a: ranking.Ranked, b: ranking.Ranked, w: float
-) -> None:
-    def fuse(lists: list[ranking.Ranked], weights: tuple[float, float]) -> ranking.Ranked:
-        return ranking.rrf(lists, weights) if method == "rrf" else ranking.normalised(lists, weights, method)
-
-    one, other = fuse([a, b], (w, 1 - w)), fuse([b, a], (1 - w, w))
-    assert [row for row, _ in one] == [row for row, _ in other]
-    assert [s for _, s in one] == pytest.approx([s for _, s in other])
-
-
-@pytest.mark.parametrize("method", ["rrf", "minmax", "zscore"])
-def test_fusion_of_disjoint_and_empty_lists(method: str) -> None:
-    def fuse(lists: list[ranking.Ranked]) -> ranking.Ranked:
-        return ranking.rrf(lists, (0.5, 0.5)) if method == "rrf" else ranking.normalised(lists, (0.5, 0.5), method)
-
-    a, b = [(1, 3.0), (2, 2.0)], [(8, 9.0), (9, 1.0)]
-    assert {row for row, _ in fuse([a, b])} == {1, 2, 8, 9}
-    assert [row for row, _ in fuse([a, []])] == [1, 2]
-    assert [row for row, _ in fuse([[], b])] == [8, 9]
-    assert fuse([[], []]) == []
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
