@@ -12,6 +12,7 @@ which two hits belong to one group (must be 0 with collapse on) and pages where 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 from collections import Counter
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     write_json(
         {
-            "facts": facts,
+            "facts": dataclasses.asdict(facts),
             "sizes": dict(sizes),
             "sample": rows,
             "questions": len(queries),
