@@ -169,7 +169,7 @@ def connect(options: RayOptions) -> bool:
     return True
 
 
-def _sources(inputs: Sequence[str | Path]) -> list[dict[str, str]]:
+def source_files(inputs: Sequence[str | Path]) -> list[dict[str, str]]:
     """(file, root) per input file, in the local build's order; root is the folder ids are taken relative to."""
     out = []
     for given in inputs:
@@ -196,7 +196,7 @@ def build_index_ray(
     settings = split_settings(encoder, settings)
     if shards < 1:
         raise BuildFailed(f"shards must be 1 or more, not {shards}")
-    sources = _sources(inputs)  # raises InputError before any work for a missing path or unknown format
+    sources = source_files(inputs)  # raises InputError before any work for a missing path or unknown format
     ray = require_ray()
     started = time.perf_counter()
     started_ray = connect(options)

@@ -53,7 +53,9 @@ def training_pairs(
     return pairs[: settings.max_pairs]
 
 
-def _batches(pairs: list[tuple[str, str, str]], size: int, rng: random.Random) -> list[list[tuple[str, str, str]]]:
+def distinct_batches(
+    pairs: list[tuple[str, str, str]], size: int, rng: random.Random
+) -> list[list[tuple[str, str, str]]]:
     """Batches with no article twice: a second passage of the same article would be a false negative."""
     pool = pairs[:]
     rng.shuffle(pool)
@@ -99,7 +101,7 @@ def finetune(
     window = model.max_seq_length  # what the model reads at build and query time; training may see less
     model.max_seq_length = settings.max_tokens
     rng = random.Random(settings.seed)
-    plan = [b for _ in range(settings.epochs) for b in _batches(pairs, settings.batch_size, rng)]
+    plan = [b for _ in range(settings.epochs) for b in distinct_batches(pairs, settings.batch_size, rng)]
     bf16 = cpu_has_bf16()
     started = time.perf_counter()
     losses = _train(model, plan, settings, bf16, log)

@@ -41,7 +41,7 @@ def inline_rows(
     monkeypatch.setattr(dist, "_tokenizer", lambda model: encoder)  # the fake counts tokens as the fake splits
     embed = dist.EmbedStage.__new__(dist.EmbedStage)  # the actor, with the fake instead of a loaded model
     embed.encoder, embed.batch_size, embed.node = encoder, 8, "this-process"  # type: ignore[assignment]
-    rows = [row for source in dist._sources(inputs) for row in dist.read_stage(source)]
+    rows = [row for source in dist.source_files(inputs) for row in dist.read_stage(source)]
     out: list[dict[str, Any]] = []
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.finetune import TuneSettings, _batches, finetune, training_pairs
+from index.finetune import TuneSettings, distinct_batches, finetune, training_pairs
 from index.reader import IndexReader
 
 
@@ -33,7 +33,7 @@ def test_training_pairs_leave_out_excluded_and_untitled_articles_and_cap_each_ar
 def test_a_batch_never_holds_two_passages_of_one_article() -> None:
     # two passages of one article in a batch would make one of them a false negative for the other's title
     pairs = [(f"a{i % 7}", f"title {i % 7}", f"passage {i}") for i in range(40)]
-    batches = _batches(pairs, 8, random.Random(1))
+    batches = distinct_batches(pairs, 8, random.Random(1))
     for batch in batches:
         assert len({a for a, _, _ in batch}) == len(batch)
     assert sorted(p for b in batches for p in b) == sorted(pairs)  # none dropped (no batch of one here)
