@@ -90,12 +90,11 @@ def test_a_changed_article_replaces_its_old_passages_and_reuses_the_vectors_of_u
     report = add_articles(small_index, [article(changed)], encoder)
     assert (report.updated, report.added) == (1, 0)
     assert report.reused >= 1 and encoder.documents_embedded == report.passages - report.reused
-    reader = IndexReader(small_index)
-    passages = [p for p in reader.iter_passages() if p.article_id == old["id"]]
-    assert "Ostrander" in passages[-1].text
-    assert [p.n for p in passages] == list(range(len(passages)))
-    assert reader.manifest.counts.deleted > 0  # the old version's vectors stay until compaction
-    reader.close()
+    with IndexReader(small_index) as reader:
+        passages = [p for p in reader.iter_passages() if p.article_id == old["id"]]
+        assert "Ostrander" in passages[-1].text
+        assert [p.n for p in passages] == list(range(len(passages)))
+        assert reader.manifest.counts.deleted > 0  # the old version's vectors stay until compaction
     assert found_ids(small_index, "Ostrander", mode="lexical") == {old["id"]}
     assert check_index(small_index)[1] == []
 
@@ -104,17 +103,16 @@ def test_deleted_articles_never_come_back_in_any_mode_filter_or_grouping(small_i
     gone = {RECORDS[1]["id"], RECORDS[3]["id"]}
     report = delete_articles(small_index, [*sorted(gone), "never-there"])
     assert report.deleted == 2 and report.missing == ["never-there"]
-    reader = IndexReader(small_index)
-    searcher = Searcher(reader, FakeEncoder())
-    for mode in ("dense", "lexical", "hybrid"):
-        for group in ("article", "passage"):
-            for kwargs in ({}, {"sources": ["The Harbour Gazette"]}, {"end": datetime.date(2030, 1, 1)}):
-                hits = searcher.search(
-                    "harbour council story ferries", SearchOptions(k=100, mode=mode, group=group, **kwargs)
-                ).hits  # type: ignore[arg-type]
-                assert gone.isdisjoint({h.passage.article_id for h in hits}), (mode, group, kwargs)
-                assert hits
-    reader.close()
+    with IndexReader(small_index) as reader:
+        searcher = Searcher(reader, FakeEncoder())
+        for mode in ("dense", "lexical", "hybrid"):
+            for group in ("article", "passage"):
+                for kwargs in ({}, {"sources": ["The Harbour Gazette"]}, {"end": datetime.date(2030, 1, 1)}):
+                    hits = searcher.search(
+                        "harbour council story ferries", SearchOptions(k=100, mode=mode, group=group, **kwargs)
+                    ).hits  # type: ignore[arg-type]
+                    assert gone.isdisjoint({h.passage.article_id for h in hits}), (mode, group, kwargs)
+                    assert hits
     assert check_index(small_index)[1] == []
 
 
@@ -148,13 +146,12 @@ def test_compact_drops_deleted_vectors_and_keeps_every_search_result(small_index
     expected = results(before)
     before.close()
     report = compact(small_index)
-    after = IndexReader(small_index)
-    counts = after.manifest.counts
-    assert counts.deleted == 0 and counts.vectors == counts.passages == after.passages
-    assert [s.row for s in after.iter_passages()] == list(range(after.passages))
-    assert report.deleted > 0
-    got = results(after)
-    after.close()
+    with IndexReader(small_index) as after:
+        counts = after.manifest.counts
+        assert counts.deleted == 0 and counts.vectors == counts.passages == after.passages
+        assert [s.row for s in after.iter_passages()] == list(range(after.passages))
+        assert report.deleted > 0
+        got = results(after)
     assert got == expected
     assert check_index(small_index)[1] == []
 
@@ -213,23 +210,21 @@ def test_an_edit_that_fails_midway_leaves_the_live_index_and_its_files_untouched
 
 
 def test_an_edit_never_changes_the_previous_generations_hard_linked_files(small_index: Path) -> None:
-    holder = IndexReader(small_index)  # keeps the first generation from being pruned
-    for r in RECORDS[5:]:
-        add_articles(small_index, [article(r)], FakeEncoder())
-    delete_articles(small_index, [RECORDS[0]["id"]])
-    compact(small_index)
-    assert check_index(holder.generation)[1] == []  # every checksum of the first generation still holds
-    holder.close()
+    with IndexReader(small_index) as holder:  # keeps the first generation from being pruned
+        for r in RECORDS[5:]:
+            add_articles(small_index, [article(r)], FakeEncoder())
+        delete_articles(small_index, [RECORDS[0]["id"]])
+        compact(small_index)
+        assert check_index(holder.generation)[1] == []  # every checksum of the first generation still holds
 
 
 def test_a_reader_keeps_its_generation_from_being_pruned_while_it_is_open(small_index: Path) -> None:
-    reader = IndexReader(small_index)
-    held = reader.generation
-    for r in RECORDS[5:]:
-        add_articles(small_index, [article(r)], FakeEncoder())
-    assert held.is_dir()
-    assert len(reader.fetch([0])) == 1  # still readable
-    reader.close()
+    with IndexReader(small_index) as reader:
+        held = reader.generation
+        for r in RECORDS[5:]:
+            add_articles(small_index, [article(r)], FakeEncoder())
+        assert held.is_dir()
+        assert len(reader.fetch([0])) == 1  # still readable
     add_articles(small_index, [article({**RECORDS[5], "text": "A new text about the ferry."})], FakeEncoder())
     assert not held.exists()
 
@@ -322,11 +317,10 @@ def test_an_index_built_before_rows_were_indexed_is_searched_and_upgraded_by_the
         old.setattr(lexical, "ROW_TERMS", "not_the_mark")
         fake_build([write_jsonl(tmp_path / "first.jsonl", RECORDS[:5])], tmp_path / "index")
     index_dir = tmp_path / "index"
-    reader = IndexReader(index_dir)
-    assert reader.lexical is not None and not reader.lexical.row_terms
-    one = reader.rows_of_article(RECORDS[0]["id"])
-    assert {reader.article_of(r) for r, _ in reader.search_lexical("harbour ferry", 10, one)} == {RECORDS[0]["id"]}
-    reader.close()
+    with IndexReader(index_dir) as reader:
+        assert reader.lexical is not None and not reader.lexical.row_terms
+        one = reader.rows_of_article(RECORDS[0]["id"])
+        assert {reader.article_of(r) for r, _ in reader.search_lexical("harbour ferry", 10, one)} == {RECORDS[0]["id"]}
 
     add_articles(index_dir, [article(r) for r in RECORDS[5:]], FakeEncoder())
     manifest = json.loads((index_dir / CURRENT / MANIFEST).read_text())

@@ -20,7 +20,7 @@ from search.app import create_app
 from search.live import LiveSearcher
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
-from tests.fakes import FakeEncoder, made_up_articles, made_up_text
+from tests.fakes import Closes, FakeEncoder, made_up_articles, made_up_text
 
 API_KEY = "write-key-0123456789abcdef"
 READ_KEY = "read-key-0123456789abcdef"
@@ -240,8 +240,8 @@ def test_admin_reload_swaps_at_once(built_index: Path) -> None:
         assert client.post("/admin/reload", headers=WRITE).json()["reloaded"] is False
 
 
-def test_a_swap_waits_for_requests_in_flight_before_closing_the_old_searcher(built_index: Path) -> None:
-    live = LiveSearcher(built_index, Searcher(IndexReader(built_index), FakeEncoder()))
+def test_a_swap_waits_for_requests_in_flight_before_closing_the_old_searcher(built_index: Path, closes: Closes) -> None:
+    live = closes(LiveSearcher(built_index, Searcher(IndexReader(built_index), FakeEncoder())))
     closed: list[str] = []
     with live.lease() as old:
         old_close = old.close
@@ -254,7 +254,6 @@ def test_a_swap_waits_for_requests_in_flight_before_closing_the_old_searcher(bui
         with live.lease() as new:
             assert new is not old and "ferry-strike" not in new.reader.article_ids()
     assert closed == ["old"]
-    live.close()
 
 
 def test_searches_never_fail_while_the_index_changes_under_them(built_index: Path) -> None:
