@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ def test_the_ray_index_has_the_local_manifest_s_model_counts_and_files(builds: B
         assert getattr(b, key) == getattr(a, key), key
     segments = re.compile(r"lexical/[0-9a-f]{32}\.")  # tantivy names its segments at random
 
-    def names(files: dict[str, Any]) -> list[str]:
+    def names(files: Mapping[str, Any]) -> list[str]:
         return sorted(segments.sub("lexical/SEGMENT.", name) for name in files)
 
     assert names(b.files) == names(a.files)
