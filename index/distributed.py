@@ -33,7 +33,7 @@ from index.embed import Encoder, Tokenizer, model_spec
 from index.errors import BuildFailed
 from index.intake import Intake, show_problems
 from index.manifest import Origin, Shard
-from index.split import SplitSettings, embedding_text, split_article, title_budget
+from index.split import SplitSettings, TokenCounter, embedding_text, split_article, title_budget
 from index.writer import IndexWriter
 
 RAY_EXTRA = "pip install 'dateline[ray]'"
@@ -82,8 +82,12 @@ def _tokenizer(spec: str) -> Tokenizer:
 
 
 def split_stage(batch: dict[str, np.ndarray], model: str, settings: dict[str, int]) -> dict[str, list[Any]]:
+    """split_batch with the tokenizer of `model`, loaded once per worker."""
+    return split_batch(batch, _tokenizer(model).count_tokens, settings)
+
+
+def split_batch(batch: dict[str, np.ndarray], count: TokenCounter, settings: dict[str, int]) -> dict[str, list[Any]]:
     """Articles -> their passages' offsets and the title as embedded; an article with no text becomes `empty`."""
-    count = _tokenizer(model).count_tokens
     split = SplitSettings(**settings)
     out: dict[str, list[Any]] = {"kind": [], "record": [], "title": [], "passages": []}
     for kind, record in zip(batch["kind"], batch["record"], strict=True):
@@ -113,31 +117,36 @@ class EmbedStage:
         self.node = str(ray.get_runtime_context().get_node_id())  # reported per row: which nodes embedded
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        texts: list[str] = []
-        owners: list[int] = []
-        for i, (kind, record, title, passages) in enumerate(
-            zip(batch["kind"], batch["record"], batch["title"], batch["passages"], strict=True)
-        ):
-            if kind != "article":
-                continue
-            text = json.loads(record)["text"]
-            for _, _, start, end in json.loads(passages):
-                texts.append(embedding_text(str(title), text[start:end]))
-                owners.append(i)
-        t0 = time.perf_counter()
-        vectors = self.encoder.documents(texts, batch_size=self.batch_size)
-        seconds = time.perf_counter() - t0
-        rows = len(batch["kind"])
-        owner = np.array(owners, dtype=np.int64)
-        per_row = [vectors[owner == i].astype(np.float32).tobytes() for i in range(rows)]
-        share = [seconds * float(np.sum(owner == i)) / max(len(texts), 1) for i in range(rows)]
-        return {
-            **batch,
-            "vectors": per_row,
-            "embed_seconds": share,
-            "model": [f"{self.encoder.info.fingerprint}/{self.encoder.dtype}"] * rows,
-            "node": [self.node] * rows,
-        }
+        return embed_batch(batch, self.encoder, self.batch_size, self.node)
+
+
+def embed_batch(batch: dict[str, np.ndarray], encoder: Encoder, batch_size: int, node: str) -> dict[str, Any]:
+    """Each row with its passages' vectors (float32 bytes), its share of the embedding time, the model and node."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for i, (kind, record, title, passages) in enumerate(
+        zip(batch["kind"], batch["record"], batch["title"], batch["passages"], strict=True)
+    ):
+        if kind != "article":
+            continue
+        text = json.loads(record)["text"]
+        for _, _, start, end in json.loads(passages):
+            texts.append(embedding_text(str(title), text[start:end]))
+            owners.append(i)
+    t0 = time.perf_counter()
+    vectors = encoder.documents(texts, batch_size=batch_size)
+    seconds = time.perf_counter() - t0
+    rows = len(batch["kind"])
+    owner = np.array(owners, dtype=np.int64)
+    per_row = [vectors[owner == i].astype(np.float32).tobytes() for i in range(rows)]
+    share = [seconds * float(np.sum(owner == i)) / max(len(texts), 1) for i in range(rows)]
+    return {
+        **batch,
+        "vectors": per_row,
+        "embed_seconds": share,
+        "model": [f"{encoder.info.fingerprint}/{encoder.dtype}"] * rows,
+        "node": [node] * rows,
+    }
 
 
 # --- the driver ---------------------------------------------------------------------------------------------

@@ -35,29 +35,28 @@ def messy_inputs(tmp_path: Path) -> list[Path]:
 
 
 def inline_rows(
-    inputs: list[Path], encoder: FakeEncoder, settings: SplitSettings, monkeypatch: pytest.MonkeyPatch, batch: int = 3
+    inputs: list[Path], encoder: FakeEncoder, settings: SplitSettings, batch: int = 3
 ) -> list[dict[str, Any]]:
     """What the Ray pipeline hands the driver, computed here: the same stage functions, batches of `batch` rows."""
-    monkeypatch.setattr(dist, "_tokenizer", lambda model: encoder)  # the fake counts tokens as the fake splits
-    embed = dist.EmbedStage.__new__(dist.EmbedStage)  # the actor, with the fake instead of a loaded model
-    embed.encoder, embed.batch_size, embed.node = encoder, 8, "this-process"  # type: ignore[assignment]
     rows = [row for source in dist.source_files(inputs) for row in dist.read_stage(source)]
     out: list[dict[str, Any]] = []
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
         columns = {key: np.array([r[key] for r in chunk], dtype=object) for key in chunk[0]}
-        split = dist.split_stage(columns, "fake", dataclasses.asdict(settings))
-        done = embed({key: np.array(values, dtype=object) for key, values in split.items()})
+        split = dist.split_batch(columns, encoder.count_tokens, dataclasses.asdict(settings))  # the fake's counts
+        done = dist.embed_batch(
+            {key: np.array(v, dtype=object) for key, v in split.items()}, encoder, 8, "this-process"
+        )
         out += [{key: values[j] for key, values in done.items()} for j in range(len(chunk))]
     return out
 
 
 def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
-    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_reader: OpenReader
+    messy_inputs: list[Path], tmp_path: Path, open_reader: OpenReader
 ) -> None:
     encoder, settings = FakeEncoder(), fake_split_settings()
     local = fake_build(messy_inputs, tmp_path / "local", encoder)
-    rows = inline_rows(messy_inputs, encoder, settings, monkeypatch)
+    rows = inline_rows(messy_inputs, encoder, settings)
     ray = dist.write_rows(rows, tmp_path / "ray", encoder, settings, messy_inputs, build={"engine": "ray"})
     assert (ray.read, ray.indexed, ray.passages, ray.skipped) == (
         local.read,
@@ -78,10 +77,10 @@ def test_the_pipeline_s_stages_and_driver_write_the_local_build_s_index(
 
 
 def test_shards_hold_each_article_once_in_the_shard_its_id_picks(
-    messy_inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_reader: OpenReader
+    messy_inputs: list[Path], tmp_path: Path, open_reader: OpenReader
 ) -> None:
     encoder, settings = FakeEncoder(), fake_split_settings()
-    rows = inline_rows(messy_inputs, encoder, settings, monkeypatch)
+    rows = inline_rows(messy_inputs, encoder, settings)
     dist.write_rows(rows, tmp_path / "sharded", encoder, settings, messy_inputs, shards=3)
     fake_build(messy_inputs, tmp_path / "one", encoder)
     readers = [open_reader(d) for d in dist.shard_dirs(tmp_path / "sharded", 3)]
