@@ -17,7 +17,7 @@ from index.articles import Article, Passage, Problem, input_files, read_articles
 from index.cache import EmbeddingCache
 from index.embed import Encoder
 from index.errors import BuildFailed
-from index.intake import Intake, show_problems, skip_reasons
+from index.intake import Intake, bad_input, show_problems, skip_reasons
 from index.manifest import Origin
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.writer import IndexWriter
@@ -39,7 +39,12 @@ class BuildReport:
 
     @property
     def skipped(self) -> int:
-        return sum(p.skipped for p in self.problems)
+        return sum(p.skipped and not p.expected for p in self.problems)
+
+    @property
+    def passed_over(self) -> int:
+        """Records that hold no article by design (WARC requests, non-HTML responses): not counted as read."""
+        return sum(p.expected for p in self.problems)
 
     def reasons(self) -> list[tuple[str, int]]:
         return skip_reasons(self.problems)
@@ -51,7 +56,9 @@ class BuildReport:
             f"{self.passages:,} passages ({self.embedded:,} embedded, {self.cached:,} from cache) in "
             f"{self.seconds:,.1f} s: {rate:,.1f} passages/s",
         ]
-        warnings = len(self.problems) - self.skipped
+        if self.passed_over:
+            lines.append(f"passed over {self.passed_over:,} records that hold no article (by why below)")
+        warnings = len(self.problems) - self.skipped - self.passed_over
         if warnings:
             lines.append(f"{warnings:,} warnings (record indexed, a field dropped)")
         lines += [f"  skipped {n:,}: {reason}" for reason, n in self.reasons()]
@@ -200,5 +207,6 @@ def refuse_failed(report: BuildReport, inputs: Sequence[str | Path], strict: boo
     """BuildFailed when nothing could be indexed, or (with `strict`) when any record had a problem."""
     if report.indexed == 0:
         raise BuildFailed(f"no article could be indexed from {', '.join(map(str, inputs))}; the index is unchanged")
-    if strict and report.problems:
-        raise BuildFailed(f"--strict: {len(report.problems)} problems (listed above); the index is unchanged")
+    bad = bad_input(report.problems)
+    if strict and bad:
+        raise BuildFailed(f"--strict: {len(bad)} problems (listed above); the index is unchanged")

@@ -1,4 +1,4 @@
-"""`python -m index build|add|delete|compact|info|check`: main(argv) -> exit code; heavy imports only in the branch."""
+"""`python -m index build|add|read|delete|...`: main(argv) -> exit code; heavy imports only in the branch."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 from index.articles import input_files
 from index.errors import InputError, ModelError, StoreError
 from index.generations import DEFAULT_INDEX
-from index.intake import SHOW_PROBLEMS
+from index.intake import SHOW_PROBLEMS, bad_input
 
 WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
+INPUTS_HELP = "files or folders: .jsonl/.csv/.txt/.html (optionally .gz/.xz), .warc/.warc.gz"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_arguments(build)
 
     add = sub.add_parser("add", help="add new or changed articles to an index (unchanged ones are skipped)")
-    add.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
+    add.add_argument("inputs", nargs="+", help=INPUTS_HELP)
     add.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     add.add_argument("--delete", action="append", default=[], metavar="ID", help="also delete this article id")
     add.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--no-cache", action="store_true")
     add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
     add.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+
+    read = sub.add_parser(
+        "read", help="print as JSONL the articles a build would index from these inputs (skipped records on stderr)"
+    )
+    read.add_argument("inputs", nargs="+", help=INPUTS_HELP)
 
     delete = sub.add_parser("delete", help="delete articles by id")
     delete.add_argument("ids", nargs="+", metavar="ID")
@@ -59,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _build_arguments(build: argparse.ArgumentParser) -> None:
     """The options of `build`: inputs, model, splitting, vector index, cache and engine."""
-    build.add_argument("inputs", nargs="+", help=".jsonl/.csv/.txt files or folders (optionally .gz/.xz)")
+    build.add_argument("inputs", nargs="+", help=INPUTS_HELP)
     build.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     build.add_argument("--model", default=None, help="model name or sentence-transformers folder (default MiniLM)")
     build.add_argument(
@@ -123,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "add":
             return _add(args)
+        if args.command == "read":
+            return _read(args)
         if args.command == "delete":
             from index.update import delete_articles
 
@@ -236,9 +244,28 @@ def _add(args: argparse.Namespace) -> int:
     report = add_files(
         Path(args.index), args.inputs, encoder, cache_path=cache, strict=args.strict, wait=args.wait, delete=args.delete
     )
-    for problem in report.problems[:SHOW_PROBLEMS]:
+    for problem in bad_input(report.problems)[:SHOW_PROBLEMS]:
         print(problem, file=sys.stderr)
     print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def _read(args: argparse.Namespace) -> int:
+    """The articles of `args.inputs` as a build takes them (same readers, same intake), one JSON object a line."""
+    from index.articles import read_articles
+    from index.intake import Intake, IntakeReport, show_problems, skip_reasons
+
+    input_files(args.inputs)
+    report = IntakeReport()
+    printed = 0
+    for article in Intake(report, show_problems()).accept(read_articles(args.inputs)):
+        fields = {"id": article.article_id, "title": article.title, "date": article.date}
+        fields |= {"source": article.source, "url": article.url, "text": article.text}
+        print(json.dumps(fields, ensure_ascii=False))
+        printed += 1
+    print(f"read {report.read:,} articles: {printed:,} would be indexed", file=sys.stderr)
+    for reason, n in skip_reasons(report.problems):
+        print(f"  skipped {n:,}: {reason}", file=sys.stderr)
     return 0
 
 

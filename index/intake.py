@@ -43,6 +43,11 @@ def problem_at(article: Article, reason: str) -> Problem:
     return Problem(path, int(line or 0), reason)
 
 
+def bad_input(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that are bad input (what --strict refuses): not the records left out by design."""
+    return [p for p in problems if not p.expected]
+
+
 def skip_reasons(problems: Iterable[Problem]) -> list[tuple[str, int]]:
     """Skipped records counted by the kind of reason (the text before any detail), most frequent first."""
     kinds = collections.Counter(p.reason.split(" (")[0].split(":")[0] for p in problems if p.skipped)
@@ -87,7 +92,7 @@ class Intake:
     def take(self, record: Record) -> Article | None:
         """The article to go on with, or None when `record` is a problem or repeats an id already taken."""
         if isinstance(record, Problem):
-            self.tally.read += record.skipped
+            self.tally.read += record.skipped and not record.expected
             self.report(record)
             return None
         self.tally.read += 1
@@ -110,5 +115,5 @@ class Intake:
 
     def report(self, problem: Problem) -> None:
         self.tally.problems.append(problem)
-        if self.show is not None:
+        if self.show is not None and not problem.expected:
             self.show(problem)

@@ -24,7 +24,7 @@ from index.edit import IndexEditor
 from index.embed import Encoder
 from index.errors import BuildFailed, ModelMismatch
 from index.generations import STORE, resolve_generation
-from index.intake import Intake
+from index.intake import Intake, bad_input
 from index.manifest import Manifest, versions
 from index.passages import PassageStore, unchanged_articles
 from index.reader import IndexReader
@@ -51,7 +51,7 @@ class UpdateReport:
 
     @property
     def skipped(self) -> int:
-        return sum(p.skipped for p in self.problems)
+        return sum(p.skipped and not p.expected for p in self.problems)
 
     @property
     def changed(self) -> bool:
@@ -110,8 +110,8 @@ def add_articles(
     report = UpdateReport()
     intake = Intake(report)
     batch = {article.article_id: article for article in intake.accept(records)}
-    if strict and report.problems:
-        raise BuildFailed(f"--strict: {len(report.problems)} problems; the index is unchanged")
+    if strict and bad_input(report.problems):
+        raise BuildFailed(f"--strict: {len(bad_input(report.problems))} problems; the index is unchanged")
     # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
     if not delete and len(unchanged_articles(resolve_generation(Path(index_dir)), batch.values())) == len(batch):
         report.unchanged = len(batch)

@@ -1,0 +1,230 @@
+"""Saved web pages and WARC crawls: pages become articles (body, title, date, source, url, id from the URL);
+records that hold no page are passed over from their headers; bad input is reported where it is."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from warcio.archiveiterator import ArchiveIterator
+
+from index import cli as index_cli
+from index import web
+from index.articles import Article, Problem, read_articles, read_file
+from index.html import decode_html, page_fields
+from index.intake import Intake, IntakeReport, bad_input
+from tests.fakes import OpenReader, run_cli
+from tests.webpages import ERROR_PAGE, Fetch, html_news_pages, news_page, write_warc
+
+URL = "https://news.example.org/2024/03/05/story-{}.html"
+
+
+def split_records(records: list[Article | Problem]) -> tuple[list[Article], list[Problem]]:
+    return [r for r in records if isinstance(r, Article)], [r for r in records if isinstance(r, Problem)]
+
+
+def crawl(tmp_path: Path, n: int = 3, **kwargs: bool) -> Path:
+    """A WARC of `n` article pages, with a 404, an image, a redirect and a revisit among them."""
+    fetches = [Fetch(URL.format(i), news_page(i).encode()) for i in range(n)]
+    fetches += [
+        Fetch("https://news.example.org/missing", ERROR_PAGE.encode(), status="404 Not Found"),
+        Fetch("https://news.example.org/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(200), content_type="image/png"),
+        Fetch("https://news.example.org/old", b"", status="301 Moved Permanently"),
+        Fetch(URL.format(0), b"", revisit=True),
+    ]
+    return write_warc(tmp_path / "crawl.warc.gz", fetches, **kwargs)
+
+
+def test_a_saved_page_becomes_its_article_without_the_menus_and_related_links(tmp_path: Path) -> None:
+    path = tmp_path / "story.html"
+    path.write_text(news_page(1, canonical=URL.format(1)), encoding="utf-8")
+    [article] = split_records(list(read_articles([path])))[0]
+    assert article.title == "Story 1 made up for a test"
+    assert article.date == "2024-03-05"
+    assert article.source == "The Daily Example"
+    assert article.url == URL.format(1)
+    assert "Section 3" not in article.text and "Another story number" not in article.text
+    assert "All rights reserved" not in article.text
+    assert article.text.split()[:5] == news_page(1).split("<p>")[1].split()[:5]
+
+
+def test_the_id_comes_from_the_url_so_a_recrawl_updates_the_article(tmp_path: Path) -> None:
+    first = page_fields(news_page(1).encode(), URL.format(1))
+    again = page_fields(news_page(1).replace("<p>", "<p>Updated: ").encode(), URL.format(1))
+    assert first["id"] == again["id"] and first["text"] != again["text"]
+    assert page_fields(news_page(1).encode(), URL.format(2))["id"] != first["id"]
+    canonical = page_fields(news_page(1, canonical=URL.format(9)).encode(), URL.format(1))
+    assert canonical["url"] == URL.format(9)
+
+
+def test_a_page_without_a_canonical_url_is_named_by_its_file(tmp_path: Path) -> None:
+    (tmp_path / "2024").mkdir()
+    (tmp_path / "2024" / "story.htm").write_text(news_page(2), encoding="utf-8")
+    [article] = split_records(list(read_articles([tmp_path])))[0]
+    assert article.article_id == "2024/story"
+    assert article.url == str(tmp_path / "2024" / "story.htm")
+
+
+def test_a_page_with_no_article_is_a_problem_not_an_article(tmp_path: Path) -> None:
+    (tmp_path / "404.html").write_text(ERROR_PAGE, encoding="utf-8")
+    (tmp_path / "empty.html").write_bytes(b"")
+    (tmp_path / "binary.html").write_bytes(b"\x00\x01\x02" * 100)
+    articles, problems = split_records(list(read_articles([tmp_path])))
+    assert articles == []
+    assert {(Path(p.path).name, p.reason.split(" (")[0]) for p in problems} == {
+        ("404.html", "no article text"),
+        ("empty.html", "empty page"),
+        ("binary.html", "not HTML"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "expected"),
+    [
+        ("<meta charset='windows-1252'><p>café</p>".encode("cp1252"), None, "café"),
+        (
+            '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>né</p>'.encode("latin-1"),
+            None,
+            "né",
+        ),
+        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", None, "café"),
+        ("<p>café</p>".encode(), None, "café"),  # nothing declared: UTF-8
+        ("<p>café</p>".encode("cp1252"), None, "café"),  # nothing declared, not UTF-8: the web's legacy default
+        ("<p>café</p>".encode("cp1252"), "windows-1252", "café"),  # the HTTP header's charset
+        ("<meta charset='no-such-charset'><p>café</p>".encode(), None, "café"),
+        ("<meta charset='utf-8'><p>café</p>".encode("cp1252"), None, "caf\ufffd"),  # a wrong charset costs a char
+    ],
+)
+def test_pages_are_read_in_the_encoding_they_were_served_in(data: bytes, charset: str | None, expected: str) -> None:
+    assert expected in decode_html(data, charset)
+
+
+def test_a_warc_gives_every_html_response_and_passes_over_the_rest_by_why(tmp_path: Path) -> None:
+    report = IntakeReport()
+    articles = list(Intake(report).accept(read_articles([crawl(tmp_path)])))
+    assert [a.url for a in articles] == [URL.format(i) for i in range(3)]
+    with open(tmp_path / "crawl.warc.gz", "rb") as f:
+        records = ArchiveIterator(f)
+        starts = {
+            r.rec_headers.get_header("WARC-Target-URI"): records.get_record_offset()
+            for r in records
+            if r.rec_type == "response" and r.http_headers.get_statuscode() == "200"
+        }
+    assert [a.where for a in articles] == [f"{tmp_path / 'crawl.warc.gz'}:{starts[a.url]}" for a in articles]
+    assert report.read == 3  # the records passed over are not articles read
+    reasons = sorted(p.reason for p in report.problems if p.expected)
+    assert reasons == sorted(
+        ["WARC warcinfo record"]
+        + ["WARC request record"] * 7
+        + ["WARC metadata record"] * 7
+        + ["HTTP status not 200 (404)", "HTTP status not 200 (301)", "not HTML (image/png)", "WARC revisit record"]
+    )
+    assert bad_input(report.problems) == []
+
+
+def test_records_passed_over_cost_no_html_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str | None] = []
+    real = web.page_fields
+    monkeypatch.setattr(web, "page_fields", lambda data, url=None, charset=None: parsed.append(url) or real(data, url))
+    list(read_articles([crawl(tmp_path)]))
+    assert parsed == [URL.format(i) for i in range(3)]
+
+
+def test_plain_and_gzipped_warcs_give_the_same_articles(tmp_path: Path) -> None:
+    zipped = split_records(list(read_articles([crawl(tmp_path)])))[0]
+    plain_dir = tmp_path / "plain"
+    plain_dir.mkdir()
+    plain = split_records(list(read_articles([crawl(plain_dir, gzipped=False)])))[0]
+    assert [(a.article_id, a.text) for a in plain] == [(a.article_id, a.text) for a in zipped]
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_cut_warc_is_reported_at_its_offset_and_the_records_before_it_are_read(tmp_path: Path, gzipped: bool) -> None:
+    whole = crawl(tmp_path, n=4, metadata=False, gzipped=gzipped)
+    complete = split_records(list(read_file(whole)))[0]
+    data = whole.read_bytes()
+    cut = tmp_path / ("cut.warc.gz" if gzipped else "cut.warc")
+    last = int(complete[3].where.rpartition(":")[2])
+    with open(whole, "rb") as f:
+        records = ArchiveIterator(f)
+        length = next(records.get_record_length() for _ in records if records.get_record_offset() == last)
+    cut.write_bytes(data[: last + length // 2])  # inside the fourth page's record
+    articles, problems = split_records(list(read_file(cut)))
+    assert [a.article_id for a in articles] == [a.article_id for a in complete[:3]]
+    [bad] = bad_input(problems)
+    assert bad.path == str(cut) and bad.line == last and "truncated" in bad.reason
+
+
+def test_a_strict_build_is_not_failed_by_records_passed_over(tmp_path: Path) -> None:
+    from index.build import BuildReport, refuse_failed
+
+    report = BuildReport(indexed=1, problems=[Problem("x.warc", 0, "WARC request record", expected=True)])
+    refuse_failed(report, ["x.warc"], strict=True)
+    assert "passed over 1 records" in report.summary() and "skipped 0" in report.summary()
+
+
+def test_index_read_prints_what_a_build_would_index_and_reports_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "404.html").write_text(ERROR_PAGE, encoding="utf-8")
+    code, out, err = run_cli(index_cli.main, ["read", str(crawl(tmp_path)), str(tmp_path / "404.html")], capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["url"] for r in rows] == [URL.format(i) for i in range(3)]
+    assert set(rows[0]) == {"id", "title", "date", "source", "url", "text"}
+    assert "404.html:1: skipped: no article text" in err
+    assert "skipped 7: WARC request record" in err and "skipped 1: not HTML" in err
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    junk=st.binary(max_size=600),
+    cut=st.floats(min_value=0, max_value=1),
+    name=st.sampled_from(["x.warc.gz", "x.warc", "x.html"]),
+)
+def test_junk_and_cut_files_are_reported_never_raised(tmp_path: Path, junk: bytes, cut: float, name: str) -> None:
+    base = write_warc(tmp_path / "base.warc.gz", [Fetch(URL.format(0), news_page(0).encode())], metadata=False)
+    data = base.read_bytes() if name == "x.warc.gz" else gzip.decompress(base.read_bytes())
+    path = tmp_path / name
+    path.write_bytes(data[: int(len(data) * cut)] + junk)
+    for record in read_file(path):
+        assert isinstance(record, Article | Problem)
+
+
+def test_the_html_news_pages_as_a_warc_give_the_same_articles_as_the_saved_pages(tmp_path: Path) -> None:
+    pages = html_news_pages(12)
+    warc = write_warc(tmp_path / "news.warc.gz", [Fetch(url, page, content_type="text/html") for _, url, page in pages])
+    from_warc = split_records(list(read_file(warc)))[0]
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for key, _, page in pages:
+        (folder / f"{key}.html.gz").write_bytes(gzip.compress(page))
+    saved = split_records(list(read_articles([folder])))[0]
+    assert len(from_warc) == len(pages)
+    assert [(a.title, a.text, a.date) for a in from_warc] == [(a.title, a.text, a.date) for a in saved]
+    assert all(a.title and a.date and a.source for a in from_warc)
+
+
+def test_a_build_from_a_warc_counts_the_records_passed_over_by_why(
+    fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
+) -> None:
+    argv = [
+        "build",
+        str(crawl(tmp_path)),
+        "--index",
+        str(tmp_path / "index"),
+        "--no-cache",
+        "--no-progress",
+        "--strict",
+    ]
+    code, _, err = run_cli(index_cli.main, argv, capsys)
+    assert code == 0
+    assert "read 3 articles: indexed 3, skipped 0" in err
+    assert "passed over 19 records" in err and "skipped 7: WARC request record" in err
+    assert "WARC request record" not in err.split("read 3 articles")[0]  # counted, not listed one per line
+    assert open_reader(tmp_path / "index").articles == 3
