@@ -32,21 +32,37 @@ def _codec(name: str | None) -> str | None:
 
 
 def decode_html(data: bytes, charset: str | None = None) -> str:
-    """The page as text, in the encoding it was served in: a BOM, else the HTTP `charset`, else a meta charset,
-    else UTF-8; bytes the encoding cannot read become U+FFFD (a wrong charset costs characters, not the page)."""
+    """The page as text (see `decode_page`)."""
+    return decode_page(data, charset)[0]
+
+
+def decode_page(data: bytes, charset: str | None = None) -> tuple[str, str | None]:
+    """The page as text, and a warning when its declared charset was wrong. The encoding as served: a BOM, else
+    the HTTP `charset`, else a meta charset, else UTF-8, else windows-1252. Bytes that are valid UTF-8 with
+    non-ASCII characters are read as UTF-8 whatever was declared (a page saved as UTF-8 with its old legacy
+    declaration is the common case; legacy text is almost never valid UTF-8 by chance). Bytes the encoding cannot
+    read become U+FFFD: a wrong charset costs characters, not the page."""
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(name, errors="replace")
+            return data[len(bom) :].decode(name, errors="replace"), None
     meta = _META_CHARSET.search(data[:SNIFF_BYTES])
-    codec = _codec(charset) or _codec(meta[1].decode("ascii", "replace") if meta else None)
-    if codec is None:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            codec = "cp1252"  # undeclared and not UTF-8: the web's most common legacy encoding
-    if codec == "utf-8" and b"\xef\xbb\xbf" in data[:3]:
-        data = data[3:]
-    return data.decode(codec, errors="replace")
+    label = charset or (meta[1].decode("ascii", "replace") if meta else None)
+    codec = _codec(label)
+    try:
+        text = data.decode("utf-8")
+        if label and codec is None:
+            return text, f"unknown charset {label!r}; read as UTF-8"
+        if codec in (None, "utf-8") or text.isascii():
+            return text, None
+        return text, f"declared charset {label!r} but the page is UTF-8; read as UTF-8"
+    except UnicodeDecodeError:
+        pass
+    if codec is None or codec == "utf-8":
+        said = f"declared charset {label!r} but the page is not" if label else "no charset declared and not UTF-8"
+        return data.decode("cp1252", errors="replace"), f"{said}; read as windows-1252"
+    text = data.decode(codec, errors="replace")
+    bad = text.count("\ufffd")
+    return text, f"{bad} bytes unreadable in the declared charset {label!r}" if bad else None
 
 
 def page_fields(data: bytes, url: str | None = None, charset: str | None = None) -> dict[str, Any]:
@@ -54,10 +70,10 @@ def page_fields(data: bytes, url: str | None = None, charset: str | None = None)
     from (WARC target URI, or None); the page's canonical URL wins over it."""
     import trafilatura
 
-    html = decode_html(data, charset)
+    html, warning = decode_page(data, charset)
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=True)
     if doc is None:
-        return {"id": None, "title": "", "text": "", "date": None, "source": None, "url": url}
+        return {"id": None, "title": "", "text": "", "date": None, "source": None, "url": url, "warning": warning}
     page_url = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else url
     try:
         date = normalise_date(doc.date)
@@ -74,4 +90,5 @@ def page_fields(data: bytes, url: str | None = None, charset: str | None = None)
         "date": date,
         "source": (doc.sitename or "").strip() or source_from_url(page_url),
         "url": page_url,
+        "warning": warning,  # about the charset: the page is indexed, the user told
     }

@@ -40,7 +40,9 @@ def page_records(
         return [Problem(path, line, f"no article text ({found}: a section front, an error page or a paywall?)")]
     fields["id"] = fields["id"] or default_id or None
     fields["url"] = fields["url"] or url or path
-    return article_from_fields(fields, path, line)
+    warning = fields.pop("warning")
+    records = article_from_fields(fields, path, line)
+    return [Problem(path, line, warning, skipped=False), *records] if warning else records
 
 
 def read_html(stream: IO[bytes], name: str, path: Path, root: Path | None) -> Iterator[Record]:

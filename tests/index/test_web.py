@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from index import cli as index_cli
 from index import web
 from index.articles import Article, Problem, read_articles, read_file
-from index.html import decode_html, page_fields
+from index.html import decode_page, page_fields
 from index.intake import Intake, IntakeReport, bad_input
 from tests.fakes import OpenReader, run_cli
 from tests.webpages import ERROR_PAGE, Fetch, html_news_pages, news_page, write_warc
@@ -84,24 +84,41 @@ def test_a_page_with_no_article_is_a_problem_not_an_article(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("data", "charset", "expected"),
+    ("data", "charset", "expected", "warning"),
     [
-        ("<meta charset='windows-1252'><p>café</p>".encode("cp1252"), None, "café"),
+        ("<meta charset='windows-1252'><p>café</p>".encode("cp1252"), None, "café", None),
         (
             '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1"><p>né</p>'.encode("latin-1"),
             None,
             "né",
+            None,
         ),
-        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", None, "café"),
-        ("<p>café</p>".encode(), None, "café"),  # nothing declared: UTF-8
-        ("<p>café</p>".encode("cp1252"), None, "café"),  # nothing declared, not UTF-8: the web's legacy default
-        ("<p>café</p>".encode("cp1252"), "windows-1252", "café"),  # the HTTP header's charset
-        ("<meta charset='no-such-charset'><p>café</p>".encode(), None, "café"),
-        ("<meta charset='utf-8'><p>café</p>".encode("cp1252"), None, "caf\ufffd"),  # a wrong charset costs a char
+        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", None, "café", None),
+        ("<p>café</p>".encode(), None, "café", None),  # nothing declared: UTF-8
+        ("<p>café</p>".encode("cp1252"), "windows-1252", "café", None),  # the HTTP header's charset
+        ("<meta charset='koi8-r'><p>Новости</p>".encode("koi8-r"), None, "Новости", None),
+        # Wrong or unusable declarations: the page is still read, with a warning that says what happened.
+        ("<p>café</p>".encode("cp1252"), None, "café", "no charset declared and not UTF-8"),
+        ("<meta charset='utf-8'><p>café</p>".encode("cp1252"), None, "café", "declared charset 'utf-8' but the page"),
+        ("<meta charset='iso-8859-1'><p>café</p>".encode(), None, "café", "declared charset 'iso-8859-1' but the page"),
+        ("<meta charset='no-such-charset'><p>café</p>".encode(), None, "café", "unknown charset 'no-such-charset'"),
     ],
 )
-def test_pages_are_read_in_the_encoding_they_were_served_in(data: bytes, charset: str | None, expected: str) -> None:
-    assert expected in decode_html(data, charset)
+def test_pages_are_read_in_the_encoding_they_were_served_in(
+    data: bytes, charset: str | None, expected: str, warning: str | None
+) -> None:
+    text, said = decode_page(data, charset)
+    assert expected in text
+    assert (said or "").startswith(warning or "") and bool(said) == bool(warning)
+
+
+def test_a_page_in_a_wrong_charset_is_indexed_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "story.html"
+    path.write_bytes(news_page(3, charset="utf-8").replace("<p>", "<p>Café library. ", 1).encode("cp1252"))
+    articles, problems = split_records(list(read_file(path)))
+    assert len(articles) == 1 and "Café library" in articles[0].text
+    [warning] = problems
+    assert not warning.skipped and warning.line == 1 and "declared charset 'utf-8'" in warning.reason
 
 
 def test_a_warc_gives_every_html_response_and_passes_over_the_rest_by_why(tmp_path: Path) -> None:
@@ -228,3 +245,25 @@ def test_a_build_from_a_warc_counts_the_records_passed_over_by_why(
     assert "passed over 19 records" in err and "skipped 7: WARC request record" in err
     assert "WARC request record" not in err.split("read 3 articles")[0]  # counted, not listed one per line
     assert open_reader(tmp_path / "index").articles == 3
+
+
+def test_the_ray_builds_read_stage_gives_the_local_readers_records(tmp_path: Path) -> None:
+    from index.distributed import read_stage
+
+    warc = crawl(tmp_path)
+    rows = list(read_stage({"path": str(warc), "root": ""}))
+    back = [(Problem if r["kind"] == "problem" else Article)(**json.loads(r["record"])) for r in rows]
+    assert back == list(read_file(warc))
+    assert sum(isinstance(r, Article) for r in back) == 3
+
+
+def test_a_strict_build_fails_on_a_page_with_no_article_and_leaves_no_index(
+    fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fetches = [Fetch(URL.format(0), news_page(0).encode()), Fetch(URL.format(1), ERROR_PAGE.encode())]
+    warc = write_warc(tmp_path / "crawl.warc", fetches, gzipped=False)
+    argv = ["build", str(warc), "--index", str(tmp_path / "index"), "--no-cache", "--no-progress"]
+    code, _, err = run_cli(index_cli.main, [*argv, "--strict"], capsys)
+    assert code == 2 and "no article text" in err and "--strict: 1 problems" in err
+    assert not (tmp_path / "index" / "current").exists()
+    assert run_cli(index_cli.main, argv, capsys)[0] == 0
