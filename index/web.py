@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +21,8 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 # Fewer words than this after boilerplate removal is a page with no article: a section front, a 404 page, a
 # paywall stub. The shortest real article body in the html-news benchmark has 18 words.
 MIN_WORDS = 15
+GZIP_MAGIC = b"\x1f\x8b\x08"  # a gzip member's first bytes (deflate)
+SCAN_BYTES = 1 << 20  # read this much at a time when looking for the next record after a bad stretch
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
@@ -55,12 +57,27 @@ def read_html(stream: IO[bytes], name: str, path: Path, root: Path | None) -> It
 
 
 def read_warc(stream: IO[bytes], name: str) -> Iterator[Record]:
-    """Every HTML response of a WARC (plain or gzip per record); a cut or corrupt file is reported at the byte
-    offset where reading stopped, after the records before it."""
+    """Every HTML response of a WARC (plain or gzip per record). Where the file is cut or corrupt, the place is
+    reported (its byte offset) and reading goes on at the next record start after it, if there is one."""
+    # Where a record can start: a gzip member (each record is one), or a WARC header line in a plain file.
+    start_mark = GZIP_MAGIC if stream.read(2) == GZIP_MAGIC[:2] else b"\nWARC/1."
+    start: int | None = 0
+    report = True  # one problem per bad stretch: candidates after it that fail before a record are not reported
+    while start is not None:
+        stream.seek(start)
+        bad = yield from _records_from(stream, name, report)
+        if bad is None:
+            return
+        report, start = False, _next_start(stream, bad + 1, start_mark)
+
+
+def _records_from(stream: IO[bytes], name: str, report: bool) -> Generator[Record, None, int | None]:
+    """Read records from the stream's position to the end; on a bad one, report it (if `report` or a record was
+    read before it) and return its offset; None when the file ended cleanly."""
     from warcio.archiveiterator import ArchiveIterator
 
     records = ArchiveIterator(stream, check_digests=False)
-    iterator = iter(records)
+    iterator, read_any = iter(records), False
     while True:
         try:
             record = next(iterator, None)
@@ -68,23 +85,39 @@ def read_warc(stream: IO[bytes], name: str) -> Iterator[Record]:
                 break
             offset = records.offset  # where this record starts (get_record_offset would read it to the end)
             payload = _payload(record, name, offset)
-        except Exception as exc:  # warcio fails on junk in many ways (even AttributeError); each is a cut file here
+        except Exception as exc:  # warcio fails on junk in many ways (even AttributeError); each is a bad stretch
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            yield Problem(
-                name,
-                records.offset,
-                f"WARC file is truncated or corrupt here ({reason}); the records before it are read",
-            )
-            return
+            if report or read_any:
+                yield Problem(name, records.offset, f"WARC file is truncated or corrupt here ({reason})")
+            return records.offset
+        read_any = True
         if isinstance(payload, Problem):
             yield payload
         else:
             yield from page_records(payload[0], name, offset, payload[1], payload[2])
     # warcio ends quietly at a member cut inside its headers: bytes left over mean the file was cut.
     end = stream.seek(0, io.SEEK_END)
-    if records.offset < end:
+    if records.offset >= end:
+        return None
+    if report or read_any:
         left = end - records.offset
         yield Problem(name, records.offset, f"WARC file is truncated or corrupt here ({left:,} bytes not read)")
+    return records.offset
+
+
+def _next_start(stream: IO[bytes], after: int, mark: bytes) -> int | None:
+    """The offset of the first `mark` at or after `after` (where a record may start again), or None."""
+    stream.seek(after)
+    carry = b""
+    pos = after
+    while chunk := stream.read(SCAN_BYTES):
+        found = (carry + chunk).find(mark)
+        if found >= 0:
+            start = pos - len(carry) + found
+            return start + 1 if mark.startswith(b"\n") else start
+        carry = chunk[-(len(mark) - 1) :]
+        pos += len(chunk)
+    return None
 
 
 def _payload(record: Any, name: str, offset: int) -> Problem | tuple[bytes, str | None, str | None]:

@@ -198,19 +198,26 @@ def test_index_read_prints_what_a_build_would_index_and_reports_the_rest(
     assert "skipped 7: WARC request record" in err and "skipped 1: not HTML" in err
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     junk=st.binary(max_size=600),
     cut=st.floats(min_value=0, max_value=1),
+    keep_rest=st.booleans(),
     name=st.sampled_from(["x.warc.gz", "x.warc", "x.html"]),
 )
-def test_junk_and_cut_files_are_reported_never_raised(tmp_path: Path, junk: bytes, cut: float, name: str) -> None:
-    base = write_warc(tmp_path / "base.warc.gz", [Fetch(URL.format(0), news_page(0).encode())], metadata=False)
+def test_junk_and_cut_files_are_reported_never_raised(
+    tmp_path: Path, junk: bytes, cut: float, keep_rest: bool, name: str
+) -> None:
+    fetches = [Fetch(URL.format(i), news_page(i).encode()) for i in range(2)]
+    base = write_warc(tmp_path / "base.warc.gz", fetches, metadata=False)
     data = base.read_bytes() if name == "x.warc.gz" else gzip.decompress(base.read_bytes())
+    at = int(len(data) * cut)
     path = tmp_path / name
-    path.write_bytes(data[: int(len(data) * cut)] + junk)
-    for record in read_file(path):
-        assert isinstance(record, Article | Problem)
+    path.write_bytes(data[:at] + junk + (data[at:] if keep_rest else b""))  # junk inside the file, or a cut file
+    records = list(read_file(path))
+    assert all(isinstance(record, Article | Problem) for record in records)
+    if name != "x.html" and not junk and (keep_rest or at < len(data) - 16):  # not just the trailer or blank lines
+        assert (len(split_records(records)[0]) == 2) == keep_rest
 
 
 def test_the_html_news_pages_as_a_warc_give_the_same_articles_as_the_saved_pages(tmp_path: Path) -> None:
@@ -267,3 +274,28 @@ def test_a_strict_build_fails_on_a_page_with_no_article_and_leaves_no_index(
     assert code == 2 and "no article text" in err and "--strict: 1 problems" in err
     assert not (tmp_path / "index" / "current").exists()
     assert run_cli(index_cli.main, argv, capsys)[0] == 0
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_corrupt_record_in_the_middle_is_reported_and_the_records_after_it_are_read(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    whole = crawl(tmp_path, n=4, metadata=False, gzipped=gzipped)
+    complete = split_records(list(read_file(whole)))[0]
+    second = int(complete[1].where.rpartition(":")[2])
+    data = bytearray(whole.read_bytes())
+    data[second : second + 40] = b"\x00junk" * 8  # the second page's gzip header (or WARC header line) destroyed
+    bad_file = tmp_path / ("bad.warc.gz" if gzipped else "bad.warc")
+    bad_file.write_bytes(bytes(data))
+    articles, problems = split_records(list(read_file(bad_file)))
+    assert [a.article_id for a in articles] == [complete[i].article_id for i in (0, 2, 3)]
+    [bad] = bad_input(problems)
+    assert bad.line == second and "corrupt" in bad.reason
+
+
+def test_a_page_that_declares_no_date_gets_none_never_the_crawl_time(tmp_path: Path) -> None:
+    undated = Fetch("https://news.example.org/story-without-a-date", news_page(4, date=None).encode())
+    dated = Fetch("https://news.example.org/story-with-a-date", news_page(5, date="2019-11-18").encode())
+    warc = write_warc(tmp_path / "crawl.warc.gz", [undated, dated])  # its records carry today's WARC-Date
+    articles = split_records(list(read_file(warc)))[0]
+    assert [a.date for a in articles] == [None, "2019-11-18"]
