@@ -131,3 +131,31 @@ def test_the_split_stage_s_tokenizer_counts_as_the_model_does(shared_data: Path,
         "a " * 600,
     ]
     assert Tokenizer().count_tokens(texts) == real_encoder.count_tokens(texts)
+
+
+def test_the_pipeline_writes_the_local_build_s_index_from_a_warc_and_saved_pages(
+    tmp_path: Path, open_reader: OpenReader
+) -> None:
+    from tests.webpages import ERROR_PAGE, Fetch, news_page, write_warc
+
+    fetches = [Fetch(f"https://news.example.org/story-{i}", news_page(i).encode()) for i in range(4)]
+    fetches.append(Fetch("https://news.example.org/logo.png", b"\x89PNG", content_type="image/png"))
+    warc = write_warc(tmp_path / "crawl.warc.gz", fetches)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "front.html").write_text(ERROR_PAGE, encoding="utf-8")
+    (pages / "story.html").write_text(news_page(9), encoding="utf-8")
+    inputs = [warc, pages]
+    encoder, settings = FakeEncoder(), fake_split_settings()
+    local = fake_build(inputs, tmp_path / "local", encoder)
+    ray = dist.write_rows(inline_rows(inputs, encoder, settings), tmp_path / "ray", encoder, settings, inputs)
+    assert (local.read, local.indexed, local.skipped, local.passed_over) == (
+        6,
+        5,
+        1,
+        12,
+    )  # 1 warcinfo, 5 requests, 5 metadata, 1 image
+    assert (ray.read, ray.indexed, ray.skipped, ray.passed_over) == (6, 5, 1, 12)
+    assert sorted(map(str, ray.problems)) == sorted(map(str, local.problems))
+    a, b = open_reader(tmp_path / "local"), open_reader(tmp_path / "ray")
+    assert list(a.iter_passages()) == list(b.iter_passages())

@@ -299,3 +299,24 @@ def test_a_page_that_declares_no_date_gets_none_never_the_crawl_time(tmp_path: P
     warc = write_warc(tmp_path / "crawl.warc.gz", [undated, dated])  # its records carry today's WARC-Date
     articles = split_records(list(read_file(warc)))[0]
     assert [a.date for a in articles] == [None, "2019-11-18"]
+
+
+def test_index_read_prints_exactly_the_articles_a_build_indexes(
+    fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
+) -> None:
+    news = tmp_path / "news.jsonl"
+    good = {"id": "a1", "title": "Ferry strike", "text": "The ferry crews walked out.", "date": "2024-05-06"}
+    lines = [json.dumps(good), "{broken", json.dumps({**good, "title": "Again"}), json.dumps({"id": "a2", "text": "x"})]
+    news.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inputs = [str(news), str(crawl(tmp_path))]
+    code, out, err = run_cli(index_cli.main, ["read", *inputs], capsys)
+    assert code == 0 and f"{news}:2: skipped: invalid JSON" in err and "duplicate article id 'a1'" in err
+    printed = {row["id"]: row for row in map(json.loads, out.splitlines())}
+    argv = ["build", *inputs, "--index", str(tmp_path / "index"), "--no-cache", "--no-progress"]
+    assert run_cli(index_cli.main, argv, capsys)[0] == 0
+    reader = open_reader(tmp_path / "index")
+    assert set(printed) == reader.article_ids() and len(printed) == 5
+    for article_id, row in printed.items():
+        stored = reader.article(article_id)
+        assert stored is not None
+        assert (stored["title"], stored["date"], stored["url"]) == (row["title"], row["date"], row["url"])
