@@ -139,6 +139,26 @@ def _lxml_extractors() -> dict[str, Callable[[bytes, str], Extracted]]:
         found["justext"] = jt
     except ImportError:
         pass
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "nltk is not installed": only its NLP extras need it
+            from newspaper import Article as NewsArticle
+
+        def newspaper4k(data: bytes, url: str) -> Extracted:
+            page = NewsArticle(url, fetch_images=False)
+            page.download(input_html=decode_html(data))
+            try:
+                page.parse()
+            except ImportError:  # a language whose tokenizer needs nltk (newspaper4k[nlp]): counted as a miss
+                return "", None, None
+            date = page.publish_date.date().isoformat() if page.publish_date else None
+            return page.text, page.title or None, date
+
+        found["newspaper4k"] = newspaper4k
+    except ImportError:
+        pass
     return found
 
 
