@@ -44,6 +44,25 @@ def test_every_relative_link_points_at_a_file_that_exists(page: Path) -> None:
     assert not broken, f"{page.name}: links to missing files: {broken}"
 
 
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_to_a_heading_names_one_that_exists(page: Path) -> None:
+    broken = []
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        path, _, anchor = target.partition("#")
+        if not anchor or re.match(r"[a-z]+:", target):
+            continue
+        linked = page.parent / path if path else page
+        if linked.suffix == ".md" and linked.exists() and anchor not in _anchors(linked):
+            broken.append(target)
+    assert not broken, f"{page.name}: links to headings that do not exist: {broken}"
+
+
 def _help(package: str, command: str) -> tuple[int | str | None, str]:
     if package == "index":
         from index.cli import main
