@@ -79,9 +79,11 @@ def extractors() -> dict[str, Callable[[bytes, str], Extracted]]:
     try:
         import trafilatura
 
-        def trafilatura_with(**options: bool) -> Callable[[bytes, str], Extracted]:
+        def trafilatura_with(**options: Any) -> Callable[[bytes, str], Extracted]:
             def run(data: bytes, url: str) -> Extracted:
-                doc = trafilatura.bare_extraction(data, url=url, with_metadata=True, include_comments=False, **options)
+                doc: Any = trafilatura.bare_extraction(
+                    data, url=url, with_metadata=True, include_comments=False, **options
+                )
                 return (doc.text or "", doc.title, doc.date) if doc else ("", None, None)
 
             return run

@@ -71,7 +71,9 @@ def page_fields(data: bytes, url: str | None = None, charset: str | None = None)
     import trafilatura
 
     html, warning = decode_page(data, charset)
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=True)
+    doc: Any = trafilatura.bare_extraction(  # a Document (a dict only with as_dict=True)
+        html, url=url, with_metadata=True, include_comments=False, favor_precision=True
+    )
     if doc is None:
         return {"id": None, "title": "", "text": "", "date": None, "source": None, "url": url, "warning": warning}
     page_url = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else url

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from index.articles import HTML_SUFFIXES, Problem, Record, article_from_fields
+from index.articles import HTML_SUFFIXES, MAX_RECORD_CHARS, Problem, Record, article_from_fields
 from index.html import page_fields
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -53,7 +53,11 @@ def read_html(stream: IO[bytes], name: str, path: Path, root: Path | None) -> It
     for suffix in (".gz", ".xz", *HTML_SUFFIXES):
         stem = stem.removesuffix(suffix)
     default_id = stem if root is None else str(path.relative_to(root).with_name(stem)).replace("\\", "/")
-    yield from page_records(stream.read(), name, 1, None, None, default_id)
+    data = stream.read(MAX_RECORD_CHARS + 1)
+    if len(data) > MAX_RECORD_CHARS:
+        yield Problem(name, 1, f"page larger than {MAX_RECORD_CHARS:,} bytes; not read")
+        return
+    yield from page_records(data, name, 1, None, None, default_id)
 
 
 def read_warc(stream: IO[bytes], name: str) -> Iterator[Record]:
@@ -125,6 +129,8 @@ def _payload(record: Any, name: str, offset: int) -> Problem | tuple[bytes, str 
     why = passed_over(record)
     if why:
         return Problem(name, offset, why, expected=True)
+    if record.length > MAX_RECORD_CHARS:
+        return Problem(name, offset, f"page larger than {MAX_RECORD_CHARS:,} bytes; not read")
     content_type = record.http_headers.get_header("Content-Type") or ""
     charset = _CHARSET.search(content_type)
     data = record.content_stream().read()

@@ -320,3 +320,37 @@ def test_index_read_prints_exactly_the_articles_a_build_indexes(
         stored = reader.article(article_id)
         assert stored is not None
         assert (stored["title"], stored["date"], stored["url"]) == (row["title"], row["date"], row["url"])
+
+
+def test_adding_a_recrawl_updates_the_changed_page_and_skips_the_same_ones(
+    fake_model: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str], open_reader: OpenReader
+) -> None:
+    first = write_warc(tmp_path / "monday.warc.gz", [Fetch(URL.format(i), news_page(i).encode()) for i in range(3)])
+    index_dir = tmp_path / "index"
+    assert (
+        run_cli(
+            index_cli.main, ["build", str(first), "--index", str(index_dir), "--no-cache", "--no-progress"], capsys
+        )[0]
+        == 0
+    )
+    pages = [news_page(i) for i in range(3)]
+    pages[1] = pages[1].replace("<p>", "<p>Correction appended. ", 1)
+    again = write_warc(tmp_path / "tuesday.warc.gz", [Fetch(URL.format(i), p.encode()) for i, p in enumerate(pages)])
+    code, _, err = run_cli(index_cli.main, ["add", str(again), "--index", str(index_dir), "--no-cache"], capsys)
+    assert code == 0 and "added 0, updated 1, unchanged 2" in err
+    assert open_reader(index_dir).articles == 3
+
+
+def test_a_page_too_large_to_be_an_article_is_reported_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web, "MAX_RECORD_CHARS", 2_000)
+    (tmp_path / "huge.html").write_text(news_page(1), encoding="utf-8")
+    warc = write_warc(tmp_path / "huge.warc.gz", [Fetch(URL.format(1), news_page(1).encode())], metadata=False)
+    problems = [
+        r
+        for path in (tmp_path / "huge.html", warc)
+        for r in read_file(path)
+        if isinstance(r, Problem) and not r.expected
+    ]
+    assert [p.reason for p in problems] == ["page larger than 2,000 bytes; not read"] * 2
