@@ -7,7 +7,8 @@ the article-extraction-benchmark's rule: the true body and the extracted text ar
 (`\\w+` tokens, case kept); per page, true/false positives and negatives come from the shingle multisets and are
 normalised by their sum; precision and recall are averaged over pages; F1 comes from the averaged P and R.
 Pages/s is CPU time in this process (one core). "dated" counts pages that declare a publication date in their
-markup (meta tags, JSON-LD, <time>) and "date found" the pages an extractor dated; `dateline` is what
+markup (meta tags, JSON-LD, <time>), "date" the pages an extractor dated, and "= URL date" how many of the pages
+with a date in their URL got that date (a check where there is no ground truth for dates). `dateline` is what
 `index.html.page_fields` makes of a page, the extractor the build uses.
 """
 
@@ -37,6 +38,8 @@ DECLARED_DATE = re.compile(
     re.IGNORECASE,
 )
 
+# A date in the URL (/2019/11/18/, /2019-11-18-, /20191118/): a check on the dates found, where there is one.
+URL_DATE = re.compile(r"/(20\d\d)[/-]?(0[1-9]|1[0-2])[/-]?([0-2]\d|3[01])[/-]")
 Extracted = tuple[str, str | None, str | None]  # body, title, date
 
 
@@ -168,14 +171,16 @@ def score(
     name: str, extract: Callable[[bytes, str], Extracted], pages: dict[str, bytes], truth: dict[str, Any]
 ) -> dict[str, Any]:
     """One extractor's row: P, R, F1 by the benchmark's rule, pages/s of CPU time, pages with a title and a date."""
-    scores, titles, dates = [], 0, 0
+    scores, titles, dates, found = [], 0, 0, {}
     start = time.process_time()
     for key, page in pages.items():
-        text, title, date = extract(page, truth[key]["url"])
+        text, title, found[key] = extract(page, truth[key]["url"])
         scores.append(page_score(truth[key]["articleBody"], text))
         titles += bool(title and title.strip())
-        dates += bool(date)
+        dates += bool(found[key])
     seconds = time.process_time() - start
+    in_url = {key: m for key in pages if (m := URL_DATE.search(truth[key]["url"]))}
+    agree = sum(str(found[key])[:10] == f"{m[1]}-{m[2]}-{m[3]}" for key, m in in_url.items())
     precision, recall, f1 = precision_recall_f1(scores)
     return {
         "extractor": name,
@@ -185,6 +190,8 @@ def score(
         "pages_per_s": len(pages) / seconds if seconds else float("inf"),
         "titles": titles,
         "dates": dates,
+        "url_dates_agreeing": agree,
+        "url_dates": len(in_url),
     }
 
 
@@ -211,11 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only or name in args.only
     ]
     print(f"{len(pages)} pages, {dated} declare a publication date in their markup")
-    print(f"{'extractor':<28} {'P':>6} {'R':>6} {'F1':>6} {'pages/s':>8} {'title':>6} {'date':>5}")
+    print(f"{'extractor':<28} {'P':>6} {'R':>6} {'F1':>6} {'pages/s':>8} {'title':>6} {'date':>5} {'= URL date':>10}")
     for row in rows:
         print(
             f"{row['extractor']:<28} {row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} "
-            f"{row['pages_per_s']:8.1f} {row['titles']:6d} {row['dates']:5d}"
+            f"{row['pages_per_s']:8.1f} {row['titles']:6d} {row['dates']:5d} "
+            f"{row['url_dates_agreeing']:>6d}/{row['url_dates']}"
         )
     if args.out:
         args.out.write_text(json.dumps({"pages": len(pages), "dated": dated, "rows": rows}, indent=2) + "\n")
