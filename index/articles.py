@@ -31,6 +31,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv", ".tsv")
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")  # read by index/web.py
+WARC_SUFFIXES = (".warc", ".warc.gz")  # read by index/web.py, which takes the gzip one record at a time
 COMPRESSION_SUFFIXES = (".gz", ".xz")
 FORMATS = ".jsonl, .csv, .txt, .html (optionally .gz/.xz) or .warc/.warc.gz"
 
@@ -173,7 +174,7 @@ def _open_bytes(path: Path, fmt: str) -> tuple[IO[bytes], IO[bytes]]:
 
 def _format_of(path: Path) -> str:
     name = path.name.lower()
-    if name.endswith((".warc", ".warc.gz")):
+    if name.endswith(WARC_SUFFIXES):
         return "warc"
     for suffix in COMPRESSION_SUFFIXES:
         name = name.removesuffix(suffix)

@@ -17,7 +17,6 @@ from typing import IO, Any
 from index.articles import HTML_SUFFIXES, MAX_RECORD_CHARS, Problem, Record, article_from_fields
 from index.html import page_fields
 
-WARC_SUFFIXES = (".warc", ".warc.gz")
 # Fewer words than this after boilerplate removal is a page with no article: a section front, a 404 page, a
 # paywall stub. The shortest real article body in the html-news benchmark has 18 words.
 MIN_WORDS = 15
@@ -35,7 +34,10 @@ def page_records(
         return [Problem(path, line, "empty page")]
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return [Problem(path, line, "not HTML (binary content)")]
-    fields = page_fields(data, url, charset)
+    try:
+        fields = page_fields(data, url, charset)
+    except Exception as exc:  # the extractors' parsers on pages nobody tested: one page lost, never the archive
+        return [Problem(path, line, f"page could not be parsed ({type(exc).__name__}: {exc})")]
     words = len(fields["text"].split())
     if words < MIN_WORDS:
         found = f"{words} words after boilerplate removal" if words else "only boilerplate"

@@ -354,3 +354,21 @@ def test_a_page_too_large_to_be_an_article_is_reported_not_read(
         if isinstance(r, Problem) and not r.expected
     ]
     assert [p.reason for p in problems] == ["page larger than 2,000 bytes; not read"] * 2
+
+
+def test_a_page_the_extractor_fails_on_is_a_problem_and_the_rest_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = web.page_fields
+
+    def fails_on_story_1(data: bytes, url: str | None = None, charset: str | None = None) -> dict[str, Any]:
+        if url == URL.format(1):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(data, url, charset)
+
+    monkeypatch.setattr(web, "page_fields", fails_on_story_1)
+    articles, problems = split_records(list(read_file(crawl(tmp_path))))
+    assert [a.url for a in articles] == [URL.format(0), URL.format(2)]
+    assert [p.reason for p in bad_input(problems)] == [
+        "page could not be parsed (RecursionError: maximum recursion depth exceeded)"
+    ]
