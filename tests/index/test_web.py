@@ -232,6 +232,12 @@ def test_the_html_news_pages_as_a_warc_give_the_same_articles_as_the_saved_pages
     assert len(from_warc) == len(pages)
     assert [(a.title, a.text, a.date) for a in from_warc] == [(a.title, a.text, a.date) for a in saved]
     assert all(a.title and a.date and a.source for a in from_warc)
+    cut = tmp_path / "cut.warc.gz"  # the same crawl, its file cut in the middle of a gzip member
+    cut.write_bytes(warc.read_bytes()[: warc.stat().st_size // 2])
+    articles, problems = split_records(list(read_file(cut)))
+    assert 0 < len(articles) < len(pages) and articles == from_warc[: len(articles)]
+    [bad] = bad_input(problems)
+    assert bad.path == str(cut) and bad.line > int(articles[-1].where.rpartition(":")[2]) and "truncated" in bad.reason
 
 
 def test_a_build_from_a_warc_counts_the_records_passed_over_by_why(
