@@ -378,3 +378,11 @@ def test_a_page_the_extractor_fails_on_is_a_problem_and_the_rest_is_read(
     assert [p.reason for p in bad_input(problems)] == [
         "page could not be parsed (RecursionError: maximum recursion depth exceeded)"
     ]
+
+
+def test_the_extractor_s_justext_fallback_imports_with_this_lxml() -> None:
+    # trafilatura's fallback imports lxml.html.clean, which lxml >= 5.2 ships apart (lxml_html_clean in pyproject).
+    import importlib
+
+    assert importlib.import_module("lxml.html.clean").Cleaner
+    assert importlib.import_module("trafilatura.external").justext_rescue
