@@ -4,6 +4,7 @@
     ├── InputError               500  an input path that cannot be read (the CLIs; no request raises it)
     ├── ModelError               500  the embedding model cannot be found or loaded
     ├── SettingsError            500  a service setting that cannot be used (a ValueError too)
+    ├── TooManyBuckets           400  a coverage interval that would make too many buckets (says which to use)
     └── StoreError               503  an index this process cannot serve or write (the CLIs exit 2 on these)
         ├── IndexMissing         503  no index where one was expected
         ├── IndexCorrupt         503  files that disagree with the manifest or with each other
@@ -82,5 +83,11 @@ class NoLexicalIndex(StoreError):
 
 class NoReranker(StoreError):
     """rerank=true with no cross-encoder configured."""
+
+    status = 400
+
+
+class TooManyBuckets(DatelineError):
+    """A coverage series whose interval would make too many buckets; the message names an interval that fits."""
 
     status = 400

@@ -1,0 +1,142 @@
+"""Coverage counts on made-up news with known dates, sources, a wire copy and undated articles (coverage_data)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.errors import TooManyBuckets
+from index.lexical import query_terms
+from index.reader import IndexReader
+from search.coverage import Coverage, CoverageConfig, CoverageOptions
+from tests.fakes import FakeEncoder, fake_index
+from tests.search.coverage_data import QUERY, records, rescue_ids
+
+CUT = 0.5  # on this data the rescue reports score >= 0.57 and the others <= 0.43 (the fake encoder's cosines)
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexReader]:
+    opened = IndexReader(fake_index(tmp_path_factory.mktemp("coverage"), records()))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def coverage(reader: IndexReader) -> Coverage:
+    return Coverage(reader, FakeEncoder(), CoverageConfig(depth=2))  # depth 2: the widening is exercised
+
+
+def counted(coverage: Coverage, query: str = QUERY, **options: object) -> dict[str, int]:
+    """The non-empty buckets of a count, label -> count."""
+    result = coverage.count(query, CoverageOptions(cut=CUT, **options))  # type: ignore[arg-type]
+    return {b.label: b.count for b in result.series if b.count}
+
+
+def matched_ids(coverage: Coverage, query: str = QUERY, **options: object) -> set[str]:
+    found = coverage.matches(query, CoverageOptions(cut=CUT, **options))  # type: ignore[arg-type]
+    return {p.article_id for p, _ in coverage.passages(found)}
+
+
+def test_the_matching_articles_are_the_rescue_reports_with_the_wire_copy_counted_once(coverage: Coverage) -> None:
+    assert matched_ids(coverage) == rescue_ids(collapse=True)
+    assert matched_ids(coverage, collapse=False) == rescue_ids(collapse=False)
+
+
+def test_weekly_buckets_are_exact_across_iso_year_boundaries_with_undated_counted_apart(coverage: Coverage) -> None:
+    result = coverage.count(QUERY, CoverageOptions(cut=CUT, interval="week"))
+    assert (result.total, result.undated, result.interval) == (9, 2, "week")
+    nonzero = {b.label: b.count for b in result.series if b.count}
+    # 2019-12-29 is a Sunday of 2019-W52; 2019-12-30 opens ISO 2020-W01; 2020 has 53 ISO weeks, up to 2021-01-03.
+    assert nonzero == {"2019-W52": 1, "2020-W01": 2, "2020-W53": 2, "2021-W01": 1, "2021-W07": 1}
+    assert result.series[0].start == datetime.date(2019, 12, 23) and result.series[-1].start.isoformat() == "2021-02-15"
+    assert all(b.start.weekday() == 0 for b in result.series)
+    assert len(result.series) == 61 and sum(b.count for b in result.series) == result.total - result.undated
+
+
+def test_collapse_off_counts_the_wire_copy_in_its_own_day(coverage: Coverage) -> None:
+    window = {"start": datetime.date(2020, 12, 28), "end": datetime.date(2021, 1, 5), "interval": "day"}
+    assert counted(coverage, **window) == {"2020-12-28": 1, "2021-01-03": 1, "2021-01-04": 1}
+    assert counted(coverage, collapse=False, **window) == {
+        "2020-12-28": 1,
+        "2021-01-03": 1,
+        "2021-01-04": 1,
+        "2021-01-05": 1,
+    }
+    result = coverage.count(QUERY, CoverageOptions(cut=CUT, **window))  # type: ignore[arg-type]
+    assert len(result.series) == 9 and result.undated == 0  # a date filter drops undated articles, as in /search
+
+
+def test_a_source_filter_counts_only_that_source_case_insensitively_by_month(coverage: Coverage) -> None:
+    result = coverage.count(QUERY, CoverageOptions(cut=CUT, sources=["alpine courier"], interval="month"))
+    assert (result.total, result.undated) == (4, 1)
+    assert {b.label: b.count for b in result.series if b.count} == {"2019-12": 2, "2021-01": 1}
+    assert len(result.series) == 14 and result.top_sources == [("Alpine Courier", 4)]
+
+
+def test_as_of_counts_the_archive_as_it_stood_that_day(coverage: Coverage) -> None:
+    assert counted(coverage, as_of=datetime.date(2020, 6, 30), interval="month") == {"2019-12": 2, "2020-01": 1}
+
+
+def test_top_sources_count_stories_or_copies(coverage: Coverage) -> None:
+    collapsed = coverage.count(QUERY, CoverageOptions(cut=CUT))
+    assert collapsed.top_sources == [("Alpine Courier", 4), ("Valley Post", 3), ("Summit News", 2)]
+    copies = coverage.count(QUERY, CoverageOptions(cut=CUT, collapse=False))
+    assert dict(copies.top_sources) == {"Alpine Courier": 4, "Valley Post": 3, "Summit News": 2, "Wire Echo": 1}
+    assert copies.total == 10
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.45, CUT, 0.65])
+def test_dense_matches_equal_numpy_brute_force_over_every_passage(
+    coverage: Coverage, reader: IndexReader, cut: float
+) -> None:
+    vectors = reader.vectors(range(reader.passages))
+    cosines = vectors @ FakeEncoder().queries([QUERY])[0]
+    expected = {reader.article_of(row) for row in np.flatnonzero(cosines >= cut)}
+    found = coverage.matches(QUERY, CoverageOptions(cut=cut, collapse=False))
+    assert {reader.article_of(m.row) for m in found} == expected
+    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_the_default_interval_follows_the_range_and_the_response_states_the_cut(coverage: Coverage) -> None:
+    result = coverage.count(QUERY, CoverageOptions(cut=CUT))
+    assert result.interval == "week" and result.cut == CUT and "cosine >= 0.5" in result.matching
+    january = CoverageOptions(cut=CUT, start=datetime.date(2021, 1, 1), end=datetime.date(2021, 1, 31))
+    assert coverage.count(QUERY, january).interval == "day"
+
+
+def test_an_empty_result_is_an_empty_series_not_an_error(coverage: Coverage) -> None:
+    result = coverage.count(QUERY, CoverageOptions(cut=0.99))
+    assert (result.total, result.undated, result.series, result.top_sources) == (0, 0, [], [])
+
+
+def test_too_many_buckets_are_refused_naming_an_interval_that_fits(reader: IndexReader) -> None:
+    few = Coverage(reader, FakeEncoder(), CoverageConfig(max_buckets=50))
+    with pytest.raises(TooManyBuckets, match=r"makes 415 buckets \(at most 50\): use interval=month"):
+        few.count(QUERY, CoverageOptions(cut=CUT, interval="day"))
+    assert few.count(QUERY, CoverageOptions(cut=CUT, interval="month")).interval == "month"
+
+
+def _all_words_oracle(query: str) -> set[str]:
+    wanted = set(query_terms(query).split())
+    return {r["id"] for r in records() if wanted <= set(re.findall(r"\w+", f"{r['title']}\n{r['text']}".lower()))}
+
+
+@pytest.mark.parametrize("query", ["avalanche ridge", "harbour ferry budget", "glacier harbour", "the ferry strike"])
+def test_lexical_mode_counts_articles_holding_every_word_of_the_query(coverage: Coverage, query: str) -> None:
+    expected = _all_words_oracle(query)
+    assert matched_ids(coverage, query, mode="lexical", collapse=False) == expected
+    result = coverage.count(query, CoverageOptions(mode="lexical", collapse=False))
+    assert result.total == len(expected) and result.cut is None and "every word" in result.matching
+
+
+def test_the_export_lists_as_many_rows_as_the_total(coverage: Coverage, tmp_path: Path) -> None:
+    for collapse in (True, False):
+        options = CoverageOptions(cut=CUT, collapse=collapse)
+        rows = list(coverage.passages(coverage.matches(QUERY, options)))
+        assert len(rows) == coverage.count(QUERY, options).total
