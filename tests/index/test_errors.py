@@ -33,6 +33,7 @@ STATUS = {
     "ShardMismatch": 503,
     "NoLexicalIndex": 400,
     "NoReranker": 400,
+    "TooManyBuckets": 400,
 }
 
 
