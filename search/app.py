@@ -1,6 +1,7 @@
 """The HTTP service: create_app(settings) -> FastAPI; the lifespan loads the index and model once; thin routes.
 
-Reads: /search, /articles/{id}, /sources, /healthz (open unless DATELINE_READ_KEY is set; /healthz always open).
+Reads: /search, /coverage, /articles/{id}, /sources, /healthz (open unless DATELINE_READ_KEY is set; /healthz
+always open).
 Writes, only when DATELINE_API_KEY is set: POST /articles, DELETE /articles/{id}, POST /admin/reload; one write
 at a time (a lock here, the index's writer lock across processes), each answered once the change is served.
 The routes are APIRouters in search/routes/; what they share (settings, the live searcher, metrics, the write
@@ -24,6 +25,7 @@ from search.live import LiveSearcher
 from search.metrics import Metered, Metrics
 from search.readside import ReadSide
 from search.routes import articles, pages
+from search.routes import coverage as coverage_routes
 from search.routes import search as search_routes
 from search.searcher import Searcher
 from search.settings import Settings
@@ -49,6 +51,7 @@ def create_app(settings: Settings, searcher: Searcher[ReadSide] | None = None) -
     app.exception_handler(DatelineError)(_dateline_error)
     app.include_router(pages.router)
     app.include_router(search_routes.router)
+    app.include_router(coverage_routes.router)
     app.include_router(articles.reads)
     if settings.api_key:
         app.include_router(articles.writes)

@@ -1,0 +1,92 @@
+"""Pydantic models of /coverage: the request (the /search filters plus interval, cut, format) and the response."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from search.coverage import CoverageOptions
+from search.schemas import MAX_QUERY_CHARS, SourceCount
+
+if TYPE_CHECKING:
+    from search.coverage import CoverageResult
+
+
+class CoverageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="what the articles are about")
+    mode: Literal["dense", "lexical", "hybrid"] = Field(
+        default="hybrid",
+        description="dense and hybrid: best passage's cosine >= cut; lexical: articles holding every query word",
+    )
+    from_: datetime.date | None = Field(default=None, alias="from", description="only articles dated on or after")
+    to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
+    source: list[str] | None = Field(default=None, max_length=50, description="only these sources (repeatable)")
+    as_of: datetime.date | None = Field(default=None, description="the archive as it stood that day")
+    collapse: bool = Field(default=True, description="count near-duplicate copies once (false: count each copy)")
+    interval: Literal["day", "week", "month"] | None = Field(
+        default=None, description="bucket size; weeks are ISO weeks from Monday (default: chosen from the range)"
+    )
+    cut: float | None = Field(
+        default=None, ge=-1, le=1, description="the cosine an article's best passage needs (default: the tuned one)"
+    )
+    format: Literal["json", "csv", "jsonl"] = Field(
+        default="json", description="json: counts; csv or jsonl: every matched article, streamed"
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CoverageRequest:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError(f"'from' ({self.from_}) is after 'to' ({self.to}): swap them")
+        return self
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank: give some words to count articles about")
+        return value.strip()
+
+    def options(self) -> CoverageOptions:
+        return CoverageOptions(
+            self.mode, self.from_, self.to, self.as_of, self.source, self.collapse, self.interval, self.cut
+        )
+
+
+class CoverageBucket(BaseModel):
+    start: datetime.date = Field(description="the interval's first day (a Monday for weeks, the 1st for months)")
+    label: str = Field(description="2024-01-05 (day), 2024-W01 (ISO week), 2024-01 (month)")
+    count: int
+
+
+class CoverageResponse(BaseModel):
+    query: str
+    mode: str
+    matching: str = Field(description="what counted as a match, with the cut used")
+    cut: float | None = Field(description="the cosine cut used (null for mode=lexical)")
+    collapse: bool
+    interval: str | None = Field(description="the bucket size used (null when nothing dated matched)")
+    total: int = Field(description="matching articles (stories, when collapsed), dated and undated")
+    undated: int = Field(description="matching articles without a date (in no bucket)")
+    series: list[CoverageBucket] = Field(description="every interval from the first to the last, zeros included")
+    top_sources: list[SourceCount]
+    took_ms: float
+
+
+def to_coverage_response(request: CoverageRequest, result: CoverageResult, took_ms: float) -> CoverageResponse:
+    return CoverageResponse(
+        query=result.query,
+        mode=request.mode,
+        matching=result.matching,
+        cut=result.cut,
+        collapse=request.collapse,
+        interval=result.interval,
+        total=result.total,
+        undated=result.undated,
+        series=[CoverageBucket(start=b.start, label=b.label, count=b.count) for b in result.series],
+        top_sources=[SourceCount(source=s, articles=n) for s, n in result.top_sources],
+        took_ms=round(took_ms, 2),
+    )
