@@ -5,18 +5,16 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
 from search.coverage import CoverageOptions
-from search.schemas import MAX_QUERY_CHARS, SourceCount
+from search.schemas import MAX_QUERY_CHARS, QueryRequest, SourceCount
 
 if TYPE_CHECKING:
     from search.coverage import CoverageResult
 
 
-class CoverageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
+class CoverageRequest(QueryRequest):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="what the articles are about")
     mode: Literal["dense", "lexical", "hybrid"] = Field(
         default="hybrid",
@@ -36,19 +34,6 @@ class CoverageRequest(BaseModel):
     format: Literal["json", "csv", "jsonl"] = Field(
         default="json", description="json: counts; csv or jsonl: every matched article, streamed"
     )
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> CoverageRequest:
-        if self.from_ and self.to and self.from_ > self.to:
-            raise ValueError(f"'from' ({self.from_}) is after 'to' ({self.to}): swap them")
-        return self
-
-    @field_validator("q")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query is blank: give some words to count articles about")
-        return value.strip()
 
     def options(self) -> CoverageOptions:
         return CoverageOptions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,9 +16,27 @@ MAX_K = 100
 MAX_OFFSET = 900  # deep pages: offset + k candidates are ranked for every page
 
 
-class SearchRequest(BaseModel):
+class QueryRequest(BaseModel):
+    """What every request with a query `q` and a `from`/`to` range checks (/search, /coverage)."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Self:
+        start, end = getattr(self, "from_", None), getattr(self, "to", None)
+        if start and end and start > end:
+            raise ValueError(f"'from' ({start}) is after 'to' ({end}): swap them")
+        return self
+
+    @field_validator("q", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query is blank: give some words to search for")
+        return value.strip()
+
+
+class SearchRequest(QueryRequest):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="the question or keywords")
     k: int = Field(default=10, ge=1, le=MAX_K, description="number of hits to return")
     mode: Literal["dense", "lexical", "hybrid"] = Field(
@@ -63,19 +81,6 @@ class SearchRequest(BaseModel):
         default=None, max_length=200, description="only passages of this article (e.g. 'more from this article')"
     )
     highlight: bool = Field(default=True, description="mark the query's words and best sentences of each passage")
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> SearchRequest:
-        if self.from_ and self.to and self.from_ > self.to:
-            raise ValueError(f"'from' ({self.from_}) is after 'to' ({self.to}): swap them")
-        return self
-
-    @field_validator("q")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query is blank: give some words to search for")
-        return value.strip()
 
 
 class SimilarArticle(BaseModel):
