@@ -47,6 +47,8 @@ def api_schema(client: TestClient) -> Any:
 OPERATIONS = [
     ("GET", "/search"),
     ("POST", "/search"),
+    ("GET", "/coverage"),
+    ("GET", "/coverage.csv"),
     ("GET", "/articles/{article_id}"),
     ("DELETE", "/articles/{article_id}"),
     ("POST", "/articles"),
