@@ -1,4 +1,5 @@
-"""`python -m search "question"` prints ranked passages; `python -m search serve` runs the HTTP service."""
+"""`python -m search "question"` prints ranked passages; `... coverage "query"` counts per interval; `... serve` runs
+the HTTP service."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _query_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m search",
         description="Search a Dateline index from the shell.",
-        epilog="Run the HTTP service with: python -m search serve --help",
+        epilog="Coverage over time: python -m search coverage --help; the HTTP service: python -m search serve --help",
     )
     p.add_argument("query", nargs="+", help="the question or keywords")
     p.add_argument("--index", default=os.environ.get("DATELINE_INDEX", DEFAULT_INDEX))
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["serve"]:
             return _serve(_serve_parser().parse_args(argv[1:]))
+        if argv[:1] == ["coverage"]:
+            from search.coverage_cli import coverage
+
+            return coverage(argv[1:])
         return _query(_query_parser().parse_args(argv))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
