@@ -189,6 +189,17 @@ class IndexReader:
             for row_ids, row_scores in zip(rows, scores, strict=True)
         ]
 
+    def every_score(self, query_vector: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray | None:
+        """Every row's exact cosine to one query vector (-inf where not allowed or deleted); None if the vector
+        index keeps no flat vectors to score (coverage then widens `search` instead)."""
+        scores = vecs.every_score(self.index, query_vector)
+        if scores is None:
+            return None
+        mask = self.live if allowed is None else (allowed if self.live is None else allowed & self.live)
+        if mask is not None:
+            scores[~mask] = -np.inf
+        return scores
+
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (row, BM25 score) among `allowed` rows, best first; [] for an index built without one.
 

@@ -99,6 +99,16 @@ def _exact_subset(index: Any, queries: np.ndarray, k: int, rows: np.ndarray) -> 
     return found_scores, found_rows
 
 
+def every_score(index: Any, query: np.ndarray) -> np.ndarray | None:
+    """The inner product of one query vector with every stored vector (exact: one matrix product over the flat
+    vectors Flat and HNSW indexes keep, read in place); None for an index that keeps no flat vectors."""
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(flat, faiss.IndexFlat):
+        return None
+    stored = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    return stored @ np.ascontiguousarray(query, dtype=np.float32)
+
+
 def is_exact(index: Any) -> bool:
     return not isinstance(index, faiss.IndexHNSW)
 

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,6 +27,13 @@ from search.readside import Ranked, ReadSide
 
 FETCH_CHUNK = 1000  # passages fetched from the store at a time (the export streams chunk by chunk)
 _WORDS = re.compile(r"\w+")
+
+
+@runtime_checkable
+class ScoresEveryRow(Protocol):
+    """A read side that scores every row against a query vector at once (IndexReader; shards do not, yet)."""
+
+    def every_score(self, query_vector: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +138,13 @@ class Coverage:
         return self.config.dense_cut if o.cut is None else o.cut
 
     def _dense(self, query: str, allowed: np.ndarray | None, cut: float) -> Ranked:
-        """Every allowed passage with cosine >= cut: candidate lists widened until one falls below the cut."""
+        """Every allowed passage with cosine >= cut: exactly, one matrix product over the stored vectors where the
+        reader can; else candidate lists widened until one falls below the cut."""
         vector = self.encoder.queries([query])
+        scores = self.reader.every_score(vector[0], allowed) if isinstance(self.reader, ScoresEveryRow) else None
+        if scores is not None:
+            rows = np.flatnonzero(scores >= cut)
+            return [(int(row), float(scores[row])) for row in rows]
         depth = self.config.depth
         while True:
             ranked = self.reader.search(vector, depth, allowed)[0]

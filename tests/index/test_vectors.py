@@ -45,3 +45,14 @@ def test_a_filtered_graph_search_returns_only_allowed_rows_and_k_of_them(cluster
 def test_a_filter_that_passes_nothing_finds_nothing(clustered: np.ndarray) -> None:
     rows = vecs.search(vecs.build(clustered, "HNSW32"), clustered[:2], 5, np.zeros(len(clustered), bool))[1]
     assert (rows == -1).all()
+
+
+@pytest.mark.parametrize("spec", ["Flat", "HNSW32"])
+def test_every_score_is_the_inner_product_with_every_stored_vector(clustered: np.ndarray, spec: str) -> None:
+    index = vecs.build(clustered[:600], spec)
+    scores = vecs.every_score(index, clustered[7])
+    assert scores is not None and np.allclose(scores, clustered[:600] @ clustered[7], atol=1e-5)
+
+
+def test_every_score_is_none_for_an_index_that_keeps_no_flat_vectors(clustered: np.ndarray) -> None:
+    assert vecs.every_score(vecs.build(clustered[:600], "IVF4,Flat"), clustered[0]) is None

@@ -13,6 +13,7 @@ import pytest
 from index.errors import TooManyBuckets
 from index.lexical import query_terms
 from index.reader import IndexReader
+from index.update import delete_articles
 from search.coverage import Coverage, CoverageConfig, CoverageOptions
 from tests.fakes import FakeEncoder, fake_index
 from tests.search.coverage_data import QUERY, records, rescue_ids
@@ -91,10 +92,13 @@ def test_top_sources_count_stories_or_copies(coverage: Coverage) -> None:
     assert copies.total == 10
 
 
+@pytest.mark.parametrize("exact", [True, False], ids=["every-score", "widened-search"])
 @pytest.mark.parametrize("cut", [0.2, 0.45, CUT, 0.65])
 def test_dense_matches_equal_numpy_brute_force_over_every_passage(
-    coverage: Coverage, reader: IndexReader, cut: float
+    coverage: Coverage, reader: IndexReader, cut: float, exact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not exact:  # a read side without every_score (or an index keeping no flat vectors): the widened search
+        monkeypatch.setattr(IndexReader, "every_score", lambda *_: None)
     vectors = reader.vectors(range(reader.passages))
     cosines = vectors @ FakeEncoder().queries([QUERY])[0]
     expected = {reader.article_of(row) for row in np.flatnonzero(cosines >= cut)}
@@ -140,3 +144,13 @@ def test_the_export_lists_as_many_rows_as_the_total(coverage: Coverage, tmp_path
         options = CoverageOptions(cut=CUT, collapse=collapse)
         rows = list(coverage.passages(coverage.matches(QUERY, options)))
         assert len(rows) == coverage.count(QUERY, options).total
+
+
+def test_deleted_articles_are_not_counted(tmp_path: Path) -> None:
+    index = fake_index(tmp_path, records())
+    delete_articles(index, ["r-2020-01-01", "r-undated-1"])
+    with IndexReader(index) as opened:
+        assert opened.passages < opened.row_days.size  # the deleted rows' vectors are still in the vector index
+        result = Coverage(opened, FakeEncoder()).count(QUERY, CoverageOptions(cut=CUT, interval="week"))
+    assert (result.total, result.undated) == (7, 1)
+    assert {b.label: b.count for b in result.series if b.count}["2020-W01"] == 1
