@@ -103,6 +103,8 @@ class Coverage:
 
     def count(self, query: str, o: CoverageOptions) -> CoverageResult:
         """The series per interval, the undated count apart, the top sources and the total."""
+        if o.start and _end(o):
+            self._interval(o.start, _end(o) or o.start, o)  # a refused range is refused before any work
         found = self.matches(query, o)
         days = self.reader.row_days
         dated = [EPOCH + datetime.timedelta(days=int(days[m.row])) for m in found if days[m.row] != NO_DAY]
@@ -114,12 +116,16 @@ class Coverage:
         last = _end(o) or (max(dated) if dated else None)
         if first is None or last is None or first > last:
             return result
-        interval = o.interval or intervals.default_interval(first, last)
-        intervals.check_buckets(first, last, interval, self.config.max_buckets)
-        result.interval = interval
+        result.interval = interval = self._interval(first, last, o)
         if dated:
             result.series = intervals.series(dated, first, last, interval)
         return result
+
+    def _interval(self, first: datetime.date, last: datetime.date, o: CoverageOptions) -> Interval:
+        """The interval asked for (or the default for first..last); TooManyBuckets if it makes too many."""
+        interval = o.interval or intervals.default_interval(first, last)
+        intervals.check_buckets(first, last, interval, self.config.max_buckets)
+        return interval
 
     def passages(self, found: Sequence[Match]) -> Iterator[tuple[StoredPassage, float]]:
         """Each match's best passage with its article's metadata, fetched a chunk at a time, with its score."""

@@ -154,3 +154,12 @@ def test_deleted_articles_are_not_counted(tmp_path: Path) -> None:
         result = Coverage(opened, FakeEncoder()).count(QUERY, CoverageOptions(cut=CUT, interval="week"))
     assert (result.total, result.undated) == (7, 1)
     assert {b.label: b.count for b in result.series if b.count}["2020-W01"] == 1
+
+
+def test_a_range_making_too_many_buckets_is_refused_before_any_matching(
+    coverage: Coverage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Coverage, "matches", lambda *_: pytest.fail("matched before refusing"))
+    decades = CoverageOptions(start=datetime.date(2000, 1, 1), end=datetime.date(2020, 1, 1), interval="day")
+    with pytest.raises(TooManyBuckets, match="use interval=week"):
+        coverage.count(QUERY, decades)
