@@ -35,7 +35,7 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: no /usr/bin/chromium: the browser test will skip (apt-get install chromium)"; fi; }
 
-# Ray is an optional extra (README "Beyond one machine"); the full suite installs it for the two-node Ray test.
+# Ray is an optional extra (docs/distributed.md); the full suite installs it for the two-node Ray test.
 $(VENV)/.ray-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,ray]'
 	@touch $@

@@ -1,4 +1,4 @@
-"""Latency and memory against corpus size, from latency.py reports: a PNG for the README.
+"""Latency and memory against corpus size, from latency.py reports: a PNG for docs/benchmarks.md.
 
     python benchmarks/plot_scale.py benchmarks/out/latency-2023.json benchmarks/out/latency-all.json \\
         benchmarks/out/latency-1m.json --out benchmarks/scale.png

@@ -6,7 +6,7 @@ its 5-word shingles under random hash functions); LSH bands (BANDS x ROWS) propo
 is kept when its estimated Jaccard similarity (the share of equal signature entries) is at least THRESHOLD.
 Kept pairs are joined into groups (union-find); search collapses a group's articles into one hit.
 
-Measured on the whole RealTimeQA corpus: see README ("Near-duplicates").
+Measured on the whole RealTimeQA corpus: see docs/near-duplicates.md.
 """
 
 from __future__ import annotations

@@ -291,7 +291,7 @@ class OnnxQueryEncoder:
 class Reranker:
     """A cross-encoder that scores (query, passage) pairs, loaded from a local sentence-transformers folder.
 
-    No PyPI package ships cross-encoder weights (checked: see README), so this takes a path.
+    No PyPI package ships cross-encoder weights (checked: see docs/models.md), so this takes a path.
     """
 
     def __init__(self, path: str) -> None:

@@ -43,7 +43,9 @@ def serve_application(settings: Settings, replicas: int, cpus_per_replica: float
     from ray import serve
 
     if shard_paths(settings.index):
-        raise ValueError("Ray Serve replicas serve one index; serve shards with uvicorn --factory (see README)")
+        raise ValueError(
+            "Ray Serve replicas serve one index; serve shards with uvicorn --factory (see docs/distributed.md)"
+        )
     app = create_app(settings)  # each replica runs its lifespan: index and model loaded once per replica
 
     @serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": cpus_per_replica})

@@ -46,7 +46,7 @@ class SearchRequest(QueryRequest):
         default="article", description="article: one hit per article (its best passage); passage: every passage"
     )
     fusion: Literal["rrf", "minmax", "zscore"] | None = Field(
-        default=None, description="how hybrid mode fuses the two lists (default: the tuned one, see README)"
+        default=None, description="how hybrid mode fuses the two lists (default: the tuned one, see docs/ranking.md)"
     )
     rerank: bool = Field(default=False, description="rescore the top candidates with a cross-encoder")
     from_: datetime.date | None = Field(
@@ -64,7 +64,7 @@ class SearchRequest(QueryRequest):
         default=None,
         ge=0,
         le=10,
-        description="weight of the recency boost (0 = off; default: the tuned one, see README, or 0 with from/to)",
+        description="weight of the recency boost (0 = off; default: the tuned one, docs/ranking.md; 0 with from/to)",
     )
     half_life_days: float | None = Field(
         default=None, gt=0, le=36_500, description="age in days at which the recency boost halves (default 30)"

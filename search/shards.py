@@ -11,7 +11,7 @@ global row is the shard's offset plus its local row; rows still never leave the 
 - BM25 across shards is not exact: a term's IDF and the average passage length are each shard's own, so the
   same passage scores differently in a shard than in one index of everything. tantivy's Python binding takes
   no outside statistics, so the merge ranks by shard-local scores, as a search cluster's default query-then-
-  fetch does; the README gives the agreement measured on real news. Hybrid inherits the difference.
+  fetch does; docs/distributed.md gives the agreement measured on real news. Hybrid inherits the difference.
 """
 
 from __future__ import annotations

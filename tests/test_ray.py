@@ -72,7 +72,7 @@ def cluster(shared_data: Path) -> Iterator[LocalCluster]:
 def fp32_encoder(shared_data: Path) -> Any:
     """The model in float32. bf16 vectors depend on their batch mates' lengths (padding; ~1e-3 per component,
     cosine still >= 0.9999), enough to swap near-ties; fp32 ones differ by ~1e-7, so the two builds' rankings
-    can be compared exactly. The README gives the bf16 figures."""
+    can be compared exactly. docs/distributed.md gives the bf16 figures."""
     from index.embed import Encoder
 
     return Encoder(dtype="float32")
