@@ -1,7 +1,9 @@
 """The web page in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
 
 Serves a made-up archive (with wire copies) from a real uvicorn server on loopback, then searches like a person:
-results with highlights, a date filter, folded copies, the next page, an error, a phone-sized screen.
+results with highlights, a date filter, folded copies, the next page, an error, a phone-sized screen. A second
+archive with known dates and sources (tests/search/coverage_data.py) drives the coverage chart: a bar, an outlet,
+a second query, the CSV export.
 Screenshots land in test-output/browser/ (or $DATELINE_TEST_OUTPUT). CI installs Chromium (.ci/run); elsewhere
 the test skips, saying why, when Chromium or Playwright is missing.
 """
@@ -9,6 +11,8 @@ the test skips, saying why, when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime
 import os
 import shutil
 import socket
@@ -16,12 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from index.reader import IndexReader
 from search.searcher import Searcher
 from tests.fakes import FakeEncoder, fake_index, wire_copies
+from tests.search import coverage_data
 
 CHROMIUM = os.environ.get("DATELINE_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(os.environ.get("DATELINE_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "browser"
@@ -55,14 +62,14 @@ def _need_browser() -> None:
 
 
 @contextlib.contextmanager
-def _serve(work: Path, read_key: str | None = None) -> Iterator[str]:
-    """A real uvicorn server on loopback over a made-up archive with wire copies; yields its base URL."""
+def _serve(work: Path, read_key: str | None = None, records: list[dict[str, Any]] | None = None) -> Iterator[str]:
+    """A real uvicorn server on loopback over a made-up archive (default: with wire copies); yields its base URL."""
     import uvicorn
 
     from search.app import create_app
     from search.settings import Settings
 
-    index = fake_index(work, wire_copies())
+    index = fake_index(work, wire_copies() if records is None else records)
     app = create_app(Settings(index=index, read_key=read_key), searcher=Searcher(IndexReader(index), FakeEncoder()))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -86,6 +93,13 @@ def _serve(work: Path, read_key: str | None = None) -> Iterator[str]:
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _need_browser()
     with _serve(tmp_path_factory.mktemp("browser")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def coverage_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _need_browser()
+    with _serve(tmp_path_factory.mktemp("coverage"), records=coverage_data.records()) as url:
         yield url
 
 
@@ -207,3 +221,138 @@ def test_an_archive_behind_a_read_key_asks_for_it_once(browser, tmp_path: Path) 
         page.wait_for_selector("#status:has-text('Results')")
         assert page.locator("article.hit").count() > 0
         page.close()
+
+
+# The fake encoder's cosines are not the model's: its rescue reports score >= 0.57 and the others <= 0.43
+# (tests/search/test_coverage_api.py), so the page is given the cut in its URL, as a user may.
+CUT = "0.5"
+OTHER = "Traders at the market said flour and wheat prices rose again this winter"  # the harbour reports
+
+
+def _coverage(page: Any, base: str, **params: str) -> dict[str, Any]:
+    """What GET /coverage answers, asked beside the page."""
+    response = page.request.get(base + "/coverage?" + urlencode({"cut": CUT, **params}))
+    assert response.ok, response.text()
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _cards(page: Any) -> list[tuple[str, str]]:
+    """(source, date) of every result card shown."""
+    metas = page.locator("article.hit .meta").all_inner_texts()
+    return [tuple(m.split(" · ")) for m in metas]  # type: ignore[misc]
+
+
+def _searched(page: Any, url_part: str) -> None:
+    page.wait_for_function(f"location.search.includes({url_part!r})")
+    page.wait_for_selector("#status:has-text('Results')")
+
+
+def test_a_bar_of_the_coverage_chart_narrows_the_results_to_its_week(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT, "interval": "week"}))
+    page.wait_for_selector("#chart .bucket")
+    expected = _coverage(page, coverage_url, q=coverage_data.QUERY, interval="week")
+    bars = page.locator("#chart .bucket")
+    assert bars.count() == len(expected["series"]) > 1
+    labels = bars.evaluate_all("gs => gs.map(g => g.getAttribute('aria-label'))")
+    for bucket, label in zip(expected["series"], labels, strict=True):  # every bar says its interval and count
+        assert label.startswith(bucket["label"] + " (") and f": {bucket['count']} article" in label, label
+    assert f"{expected['total']} articles ({expected['undated']} undated)" in page.inner_text("#legend")
+    assert expected["matching"] in page.inner_text("#matching")
+    page.screenshot(path=str(OUTPUT / "coverage.png"), full_page=True)
+
+    busiest = max(expected["series"], key=lambda b: b["count"])
+    start = datetime.date.fromisoformat(busiest["start"])
+    end = str(start + datetime.timedelta(days=6))
+    page.click(f'#chart .bucket[data-start="{busiest["start"]}"]')
+    _searched(page, f"bar={busiest['label']}")
+    assert f"from={busiest['start']}&to={end}" in page.url
+    shown = _cards(page)
+    assert shown and all(busiest["start"] <= date <= end for _, date in shown), shown
+    assert bars.count() == len(expected["series"])  # the chart still shows the whole series
+    assert page.get_attribute("#chart .bucket.selected", "data-start") == busiest["start"]
+    assert f"the {busiest['count']} of {busiest['label']}" in page.inner_text("#coverage")
+
+    page.reload()  # the URL restores the narrowing and the highlighted bar
+    page.wait_for_selector("#chart .bucket.selected")
+    assert (page.input_value("#from"), page.input_value("#to")) == (busiest["start"], end)
+    page.go_back()  # before the click: the whole range, no bar
+    page.wait_for_function("!location.search.includes('bar=')")
+    page.wait_for_selector("#chart .bucket")
+    assert page.locator("#chart .bucket.selected").count() == 0 and page.input_value("#from") == ""
+
+    # The keyboard: a bar takes focus, the arrows move along the series, Enter narrows; "Show all dates" undoes.
+    page.focus('#chart .bucket[tabindex="0"]')
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    second = expected["series"][1]
+    _searched(page, f"bar={second['label']}")
+    second_end = str(datetime.date.fromisoformat(second["start"]) + datetime.timedelta(days=6))
+    narrowed = _cards(page)
+    assert narrowed and all(second["start"] <= date <= second_end for _, date in narrowed), narrowed
+    page.click("#all-dates")
+    page.wait_for_function("!location.search.includes('bar=') && !location.search.includes('from=')")
+    page.wait_for_selector("#status:has-text('Results')")
+    assert page.locator("#chart .bucket.selected").count() == 0 and len(_cards(page)) > len(shown)
+    page.close()
+
+
+def test_an_outlet_filters_a_second_query_compares_and_the_csv_export_has_every_match(  # type: ignore[no-untyped-def]
+    coverage_url: str, browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT}))
+    page.wait_for_selector("#outlets button")
+    outlet = "Valley Post"
+    page.click(f"#outlets button:has-text('{outlet}')")
+    _searched(page, "source=Valley+Post")
+    shown = _cards(page)
+    assert shown and all(source == outlet for source, _ in shown), shown
+    page.wait_for_selector("#outlets button[aria-pressed=true]")
+    expected = _coverage(page, coverage_url, q=coverage_data.QUERY, source=outlet)
+    assert f"all {expected['total']}" in page.inner_text("#coverage")
+
+    with page.expect_download() as got:
+        page.click("#csv")
+    with open(got.value.path(), encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["id", "date", "source", "title", "url", "score"]
+    assert len(rows) - 1 == expected["total"] > 0 and all(row[2] == outlet for row in rows[1:])
+    jsonl = page.request.get(coverage_url + page.get_attribute("#jsonl", "href"))
+    assert len(jsonl.text().splitlines()) == expected["total"]
+
+    page.fill("#vs", OTHER)
+    page.press("#vs", "Enter")
+    page.wait_for_function("location.search.includes('vs=')")
+    page.wait_for_selector("#chart .bar.s1", state="attached")
+    assert page.locator("#legend .swatch").count() == 2
+    other = _coverage(page, coverage_url, q=OTHER, source=outlet)
+    drawn = page.locator("#chart .bucket").evaluate_all(
+        "gs => gs.map(g => g.getAttribute('aria-label').match(/, (\\d+) articles? for/)[1])"
+    )
+    assert sum(map(int, drawn)) == other["total"] - other["undated"] > 0  # the second series, bar by bar
+    page.reload()
+    page.wait_for_selector("#chart .bar.s1", state="attached")
+    assert page.input_value("#vs") == OTHER
+    page.click("#legend button:has-text('remove')")  # back to one series
+    page.wait_for_function("!location.search.includes('vs=')")
+    assert page.locator("#chart .bar.s1").count() == 0 and page.locator("#legend .swatch").count() == 1
+    page.close()
+
+
+def test_the_chart_says_when_nothing_matches_or_the_interval_is_too_fine(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT, "vs": OTHER}))
+    page.wait_for_selector("#chart .bar.s1", state="attached")
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")  # no sideways scrolling
+    page.screenshot(path=str(OUTPUT / "coverage-phone.png"), full_page=False)
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": "0.99"}))
+    page.wait_for_selector("#chart .chart-note")
+    assert page.inner_text("#chart") == "No matching articles."
+    too_fine = {"q": coverage_data.QUERY, "interval": "day", "from": "2000-01-01", "to": "2024-12-31"}
+    page.goto(coverage_url + "/?" + urlencode(too_fine))
+    page.wait_for_selector("#chart .chart-note.error")
+    assert "use interval=week" in page.inner_text("#chart")
+    page.wait_for_selector("#status:has-text('Results')")  # the search itself still answers
+    page.close()
