@@ -7,11 +7,18 @@ disjunction scored by BM25.
 
 `row` is also indexed (indexes built since `ROW_TERMS`), so a search can be restricted to a set of rows inside
 tantivy (a selective date or source filter): BM25 scores are unchanged, and no widening is needed.
+
+`PooledLexical` searches several lexical indexes (shards) as one tantivy index: their segment files linked side by
+side under one `meta.json`, so BM25's IDF and average length are the pooled ones, as one index of everything.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +97,10 @@ class LexicalIndex:
         return self._search(query, k, list(rows))
 
     def _search(self, query: str, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
+        return [(row, score) for _, row, score in self.hits(query, k, rows)]
+
+    def hits(self, query: str, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
+        """Top-k (segment ordinal, row, BM25 score) best first, among `rows` when given (needs `row_terms`)."""
         terms = query_terms(query)
         if not terms or rows == []:
             return []
@@ -103,7 +114,11 @@ class LexicalIndex:
         if not hits:
             return []
         found = self.searcher.fast_field_values("row", [address for _, address in hits])
-        return [(int(row), float(score)) for (score, _), row in zip(hits, found, strict=True) if row is not None]
+        return [
+            (address.segment_ord, int(row), float(score))
+            for (score, address), row in zip(hits, found, strict=True)
+            if row is not None
+        ]
 
 
 EDIT_HEAP_BYTES = 64 * 1024 * 1024
@@ -148,3 +163,57 @@ def rows(path: Path) -> list[int]:
         return []
     hits = searcher.search(tantivy.Query.all_query(), n, count=False).hits
     return sorted(int(r) for r in searcher.fast_field_values("row", [address for _, address in hits]) if r is not None)
+
+
+# tantivy's index-wide files (the segment list, the managed-file list, locks); every other file is a segment's.
+_META = "meta.json"
+_NOT_SEGMENT_FILES = (_META, ".managed.json")
+
+
+class PooledLexical:
+    """Several lexical indexes (the shards of one archive) searched as one tantivy index, so BM25 scores use the
+    pooled statistics (document frequencies, document count, average length) and equal one index's: what a
+    search cluster's dfs_query_then_fetch does. Their segment files are linked side by side in a temporary folder
+    under one `meta.json` listing every part's segments in part order; a hit's segment says its part."""
+
+    def __init__(self, folder: Path, parts: list[int], fields: list[str], row_terms: bool) -> None:
+        self._folder = folder
+        self.index = LexicalIndex(folder, fields, row_terms)
+        self._part_of = parts  # segment ordinal -> part
+
+    @classmethod
+    def open(cls, paths: Sequence[Path], fields: list[str], row_terms: bool) -> PooledLexical | None:
+        """Pool the indexes at `paths`; None when they cannot be (different schemas, or files of the same name)."""
+        folder = Path(tempfile.mkdtemp(prefix="dateline-bm25-"))
+        try:
+            parts = _link_segments(paths, folder)
+            return None if parts is None else cls(folder, parts, fields, row_terms)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def hits(self, query: str, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
+        """Top-k (part, the part's row, BM25 score) over all parts, best first; `rows` (when given) are local rows
+        kept in every part, so a caller filtering on (part, row) checks each hit again."""
+        return [(self._part_of[seg], row, score) for seg, row, score in self.index.hits(query, k, rows)]
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _link_segments(paths: Sequence[Path], folder: Path) -> list[int] | None:
+    """Link every segment file of the indexes at `paths` into `folder` and write a `meta.json` listing all their
+    segments in order; returns each segment's part (None if the schemas differ or two files share a name)."""
+    metas = [json.loads((Path(p) / _META).read_text()) for p in paths]
+    if any(m["schema"] != metas[0]["schema"] for m in metas):
+        return None
+    for path in paths:
+        for f in Path(path).iterdir():
+            if f.is_file() and f.name not in _NOT_SEGMENT_FILES and not f.name.endswith(".lock"):
+                if (folder / f.name).exists():
+                    return None  # copies of one index: its segments would count twice
+                os.symlink(f.resolve(), folder / f.name)
+    pooled = {**metas[0], "segments": [s for m in metas for s in m["segments"]]}
+    pooled["opstamp"] = max(m["opstamp"] for m in metas)
+    (folder / _META).write_text(json.dumps(pooled))
+    return [part for part, m in enumerate(metas) for _ in m["segments"]]

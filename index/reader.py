@@ -31,6 +31,31 @@ from index.rows import EPOCH, NO_DAY, RowTable
 # Both grow with the index, so the crossover is a share (measured in benchmarks/filters.py; docs/ranking.md).
 LEXICAL_WITHIN_SHARE = 0.03
 
+Ranked = list[tuple[int, float]]  # (row, score), best first
+
+
+def settle_ties(search: Callable[[int], Ranked], k: int, key: Callable[[int], Any]) -> Ranked:
+    """The top k of `search(n)` (best-first (row, score), n at most) with equal scores ordered by `key(row)`: asks
+    for more while hits tie with the k-th past the end, so which of equal passages make the cut does not depend
+    on row numbers (one index, its shards and its segments number rows differently)."""
+    if k <= 0:
+        return []
+    want = k + 1
+    while True:
+        hits = search(want)
+        if len(hits) < want or hits[-1][1] < hits[k - 1][1]:
+            break
+        want *= 4
+    scores = np.fromiter((s for _, s in hits), dtype=np.float64, count=len(hits))
+    starts = np.flatnonzero(np.diff(scores) == 0)  # hit i ties with hit i + 1
+    for i in reversed(starts.tolist()):  # each run of ties, sorted once from its first hit
+        if i == 0 or scores[i - 1] != scores[i]:
+            end = i + 1
+            while end < len(hits) and scores[end] == scores[i]:
+                end += 1
+            hits[i:end] = sorted(hits[i:end], key=lambda hit: key(hit[0]))
+    return hits[:k]
+
 
 class IndexReader:
     """A loaded generation: vector search and passage fetch. Thread-safe (one SQLite connection per thread).
@@ -201,13 +226,23 @@ class IndexReader:
         return scores
 
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top-k (row, BM25 score) among `allowed` rows, best first; [] for an index built without one.
+        """Top-k (row, BM25 score) among `allowed` rows, best first, equal scores in passage order (`settle_ties`);
+        [] for an index built without one.
 
         A filter passing few rows is applied inside the lexical index (indexes built with `row` indexed); otherwise
         the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out.
         """
         if self.lexical is None:
             return []
+        return settle_ties(lambda n: self._search_lexical(query, n, allowed), k, self.passage_key)
+
+    def passage_key(self, row: int) -> tuple[str, int]:
+        """What orders passages of equal score: their article and place in it (not the row, which depends on how
+        the index was built)."""
+        return self.rows.article_of[row], int(self.rows.n[row])
+
+    def _search_lexical(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        assert self.lexical is not None
         if allowed is None:
             return self.lexical.search(query, k)
         if self.lexical_filters_inside(allowed):

@@ -8,10 +8,10 @@ global row is the shard's offset plus its local row; rows still never leave the 
   union (each shard's true top k contains every global top-k row it holds). Scores are the same floats as one
   index's: an inner product does not depend on what else is in the index. The per-shard search is as exact as
   the shard's index type (Flat: exact; HNSW: as an HNSW graph is).
-- BM25 across shards is not exact: a term's IDF and the average passage length are each shard's own, so the
-  same passage scores differently in a shard than in one index of everything. tantivy's Python binding takes
-  no outside statistics, so the merge ranks by shard-local scores, as a search cluster's default query-then-
-  fetch does; docs/distributed.md gives the agreement measured on real news. Hybrid inherits the difference.
+- BM25 across shards is exact too: the shards' lexical indexes are searched as one tantivy index (their segments
+  pooled, index/lexical.py PooledLexical), so IDF and the average passage length are those of all shards, as
+  Elasticsearch's dfs_query_then_fetch makes them; scores equal one index's. Shards whose lexical indexes cannot
+  be pooled (built with another schema) fall back to each shard's own BM25, merged by score. Hybrid follows.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexCorrupt, IndexMissing, ShardMismatch
-from index.generations import resolve_generation
+from index.generations import LEXICAL, resolve_generation
+from index.lexical import PooledLexical
 from index.manifest import Counts
 from index.passages import ArticleInfo, StoredPassage
-from index.reader import IndexReader
+from index.reader import LEXICAL_WITHIN_SHARE, IndexReader, settle_ties
 from search.searcher import Searcher
 
 SHARD_GLOB = "shard-*"  # index.distributed writes <index>/shard-00, shard-01, ...
@@ -84,6 +85,7 @@ class ShardedReader:
         self.row_n = np.concatenate([r.row_n for r in self.shards])
         lexicals = [r.lexical for r in self.shards]
         self.lexical = _ShardedLexical([x for x in lexicals if x is not None]) if all(lexicals) else None
+        self._pooled = _pool(self.shards) if self.lexical is not None else None
         self._pool = ThreadPoolExecutor(max_workers=len(self.shards), thread_name_prefix="shard")
 
     @classmethod
@@ -126,9 +128,36 @@ class ShardedReader:
         return out
 
     def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Top-k (row, BM25) over all shards, ranked by each shard's own BM25 (see the module docstring)."""
-        per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i)))
-        return merge_top_k([[(row + self.offsets[i], s) for row, s in found] for i, found in enumerate(per_shard)], k)
+        """Top-k (row, BM25) among `allowed` rows over all shards, with BM25 over all of them (module docstring).
+
+        A filter passing few rows is applied inside the pooled index (the shards' local rows that pass, checked
+        again per shard); otherwise the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out."""
+        return settle_ties(lambda n: self._search_lexical(query, n, allowed), k, self.passage_key)
+
+    def passage_key(self, row: int) -> tuple[str, int]:
+        shard, local = self._locate(row)
+        return self.shards[shard].passage_key(local)
+
+    def _search_lexical(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        if self._pooled is None:
+            per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i)))
+            return merge_top_k([[(row + self.offsets[i], s) for row, s in hits] for i, hits in enumerate(per_shard)], k)
+        within = None
+        if allowed is not None and self._pooled.index.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE:
+            within = sorted({int(row - self.offsets[i]) for i, row in self._locate_all(np.flatnonzero(allowed))})
+        want = k
+        while True:
+            hits = self._pooled.hits(query, want, within)
+            found = [(row + self.offsets[part], score) for part, row, score in hits]
+            passed = found if allowed is None else [(row, score) for row, score in found if allowed[row]]
+            if len(passed) >= k or len(hits) < want:
+                return passed[:k]
+            want *= 4
+
+    def _locate_all(self, rows: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(shard, global row) of each global row."""
+        shards = np.searchsorted(self.offsets, rows, side="right") - 1
+        return zip(shards.tolist(), rows.tolist(), strict=True)
 
     def article_of(self, row: int) -> str:
         shard, local = self._locate(row)
@@ -197,6 +226,8 @@ class ShardedReader:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
+        if self._pooled is not None:
+            self._pooled.close()
         for reader in self.shards:
             reader.close()
 
@@ -212,6 +243,15 @@ class _ShardedLexical:
 
     def doc_freq(self, term: str) -> int:
         return sum(p.doc_freq(term) for p in self.parts)
+
+
+def _pool(shards: Sequence[IndexReader]) -> PooledLexical | None:
+    """The shards' lexical indexes as one (None when their layouts differ: each shard's own BM25 then)."""
+    layouts = {(m.fields, m.row_terms) if m else None for m in (r.manifest.lexical for r in shards)}
+    if len(layouts) != 1 or None in layouts:
+        return None
+    fields, row_terms = next(iter(layouts))  # type: ignore[misc]
+    return PooledLexical.open([r.generation / LEXICAL for r in shards], list(fields), row_terms)
 
 
 def open_searcher(

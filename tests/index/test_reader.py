@@ -176,3 +176,20 @@ def test_a_same_size_change_to_the_vectors_is_caught_by_the_full_check(
     open_reader(built_index)  # sizes agree: the quick check at start-up passes
     with pytest.raises(IndexCorrupt, match="checksum"):
         IndexReader(built_index, verify=True)
+
+
+def test_settle_ties_orders_equal_scores_by_key_and_fetches_past_a_tie_at_the_cut() -> None:
+    from index.reader import settle_ties
+
+    ranked = [(9, 3.0), (4, 2.0), (7, 2.0), (1, 2.0), (3, 2.0), (8, 1.0)]  # a search returning rows best first
+    asked: list[int] = []
+
+    def search(n: int) -> list[tuple[int, float]]:
+        asked.append(n)
+        return ranked[:n]
+
+    assert settle_ties(search, 2, key=lambda row: row) == [(9, 3.0), (1, 2.0)]  # the tie's lowest key, not its first
+    assert asked == [3, 12]  # the tie ran past the first ask
+    assert settle_ties(search, 5, key=lambda row: -row) == [(9, 3.0), (7, 2.0), (4, 2.0), (3, 2.0), (1, 2.0)]
+    assert settle_ties(search, 0, key=lambda row: row) == []
+    assert settle_ties(search, 10, key=lambda row: row) == [(9, 3.0), (1, 2.0), (3, 2.0), (4, 2.0), (7, 2.0), (8, 1.0)]

