@@ -224,14 +224,15 @@ def test_an_archive_behind_a_read_key_asks_for_it_once(browser, tmp_path: Path) 
 
 
 # The fake encoder's cosines are not the model's: its rescue reports score >= 0.57 and the others <= 0.43
-# (tests/search/test_coverage_api.py), so the page is given the cut in its URL, as a user may.
-CUT = "0.5"
+# (tests/search/test_coverage_api.py), so the page is given a cosine cut in its URL, as a user may, and matches by
+# the cosine alone (mode=dense), whatever the tuned cuts of the modes are.
+MATCH = {"cut": "0.5", "mode": "dense"}
 OTHER = "Traders at the market said flour and wheat prices rose again this winter"  # the harbour reports
 
 
 def _coverage(page: Any, base: str, **params: str) -> dict[str, Any]:
     """What GET /coverage answers, asked beside the page."""
-    response = page.request.get(base + "/coverage?" + urlencode({"cut": CUT, **params}))
+    response = page.request.get(base + "/coverage?" + urlencode({**MATCH, **params}))
     assert response.ok, response.text()
     return response.json()  # type: ignore[no-any-return]
 
@@ -250,7 +251,7 @@ def _searched(page: Any, url_part: str) -> None:
 def test_a_bar_of_the_coverage_chart_narrows_the_results_to_its_week(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT, "interval": "week"}))
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH, "interval": "week"}))
     page.wait_for_selector("#chart .bucket")
     expected = _coverage(page, coverage_url, q=coverage_data.QUERY, interval="week")
     bars = page.locator("#chart .bucket")
@@ -302,7 +303,7 @@ def test_an_outlet_filters_a_second_query_compares_and_the_csv_export_has_every_
     coverage_url: str, browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT}))
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH}))
     page.wait_for_selector("#outlets button")
     outlet = "Valley Post"
     page.click(f"#outlets button:has-text('{outlet}')")
@@ -343,11 +344,11 @@ def test_an_outlet_filters_a_second_query_compares_and_the_csv_export_has_every_
 
 def test_the_chart_says_when_nothing_matches_or_the_interval_is_too_fine(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": CUT, "vs": OTHER}))
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH, "vs": OTHER}))
     page.wait_for_selector("#chart .bar.s1", state="attached")
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")  # no sideways scrolling
     page.screenshot(path=str(OUTPUT / "coverage-phone.png"), full_page=False)
-    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, "cut": "0.99"}))
+    page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH, "cut": "0.99"}))
     page.wait_for_selector("#chart .chart-note")
     assert page.inner_text("#chart") == "No matching articles."
     too_fine = {"q": coverage_data.QUERY, "interval": "day", "from": "2000-01-01", "to": "2024-12-31"}
