@@ -14,12 +14,14 @@ side under one `meta.json`, so BM25's IDF and average length are the pooled ones
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,41 @@ def query_terms(query: str) -> str:
     return " ".join(kept or words)
 
 
+@dataclass(frozen=True, slots=True)
+class Proximity:
+    """A query whose word order counts: BM25 over its words, plus a phrase match score for each of its `phrases`
+    (words in order, `phrase_slop` other words allowed between) and for each pair of adjacent query words
+    (within `pair_slop`), boosted by `phrase_boost` and `pair_boost`: the sequential dependence idea over BM25."""
+
+    text: str
+    phrases: tuple[str, ...] = ()
+    phrase_boost: float = 1.0
+    phrase_slop: int = 0
+    pair_boost: float = 0.0
+    pair_slop: int = 1
+
+
+LexicalQuery = str | Proximity  # plain words, or words with their order counted
+
+
+def proximity_terms(query: Proximity) -> str:
+    """The query string of a Proximity for tantivy's parser: its plain terms, then boosted phrase clauses.
+
+    Every word is reduced to \\w+ and lower-cased first, so nothing of the user's text is read as syntax."""
+    terms = query_terms(query.text)
+    clauses = [terms]
+    if query.phrase_boost > 0:
+        for phrase in query.phrases:
+            words = [w.lower() for w in _WORDS.findall(phrase)]
+            if len(words) > 1:
+                clauses.append(f'"{" ".join(words)}"~{query.phrase_slop}^{query.phrase_boost:g}')
+    kept = terms.split()
+    if query.pair_boost > 0:
+        for a, b in itertools.pairwise(kept):
+            clauses.append(f'"{a} {b}"~{query.pair_slop}^{query.pair_boost:g}')
+    return " ".join(clauses) if terms else ""
+
+
 class LexicalIndex:
     """BM25 search over passages; returns (row, score) best first."""
 
@@ -89,19 +126,19 @@ class LexicalIndex:
         """Passages containing an (already stemmed) term, for IDF weights."""
         return max(int(self.searcher.doc_freq(field, term)) for field in self.fields)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+    def search(self, query: LexicalQuery, k: int) -> list[tuple[int, float]]:
         return self._search(query, k, None)
 
-    def search_within(self, query: str, k: int, rows: Sequence[int]) -> list[tuple[int, float]]:
+    def search_within(self, query: LexicalQuery, k: int, rows: Sequence[int]) -> list[tuple[int, float]]:
         """Top-k among `rows` only, with the same BM25 scores as `search` (needs `row_terms`)."""
         return self._search(query, k, list(rows))
 
-    def _search(self, query: str, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
+    def _search(self, query: LexicalQuery, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
         return [(row, score) for _, row, score in self.hits(query, k, rows)]
 
-    def hits(self, query: str, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
+    def hits(self, query: LexicalQuery, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
         """Top-k (segment ordinal, row, BM25 score) best first, among `rows` when given (needs `row_terms`)."""
-        terms = query_terms(query)
+        terms = proximity_terms(query) if isinstance(query, Proximity) else query_terms(query)
         if not terms or rows == []:
             return []
         parsed, _errors = self.index.parse_query_lenient(terms, self.fields)
@@ -192,7 +229,7 @@ class PooledLexical:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def hits(self, query: str, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
+    def hits(self, query: LexicalQuery, k: int, rows: list[int] | None = None) -> list[tuple[int, int, float]]:
         """Top-k (part, the part's row, BM25 score) over all parts, best first; `rows` (when given) are local rows
         kept in every part, so a caller filtering on (part, row) checks each hit again."""
         return [(self._part_of[seg], row, score) for seg, row, score in self.index.hits(query, k, rows)]

@@ -225,7 +225,9 @@ class IndexReader:
             scores[~mask] = -np.inf
         return scores
 
-    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search_lexical(
+        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
         """Top-k (row, BM25 score) among `allowed` rows, best first, equal scores in passage order (`settle_ties`);
         [] for an index built without one.
 
@@ -241,7 +243,9 @@ class IndexReader:
         the index was built)."""
         return self.rows.article_of[row], int(self.rows.n[row])
 
-    def _search_lexical(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _search_lexical(
+        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
         assert self.lexical is not None
         if allowed is None:
             return self.lexical.search(query, k)
@@ -254,7 +258,9 @@ class IndexReader:
         rather than widening the search."""
         return self.lexical is not None and self.lexical.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE
 
-    def search_lexical_widened(self, query: str, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+    def search_lexical_widened(
+        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray
+    ) -> list[tuple[int, float]]:
         """Top-k among `allowed` rows by searching all rows for k, 4k, 16k, ... until k pass or none are left."""
         assert self.lexical is not None
         want = k

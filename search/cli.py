@@ -36,6 +36,10 @@ def _query_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=("relevance", "date"), default="relevance", help="date: newest relevant first")
     p.add_argument("--no-collapse", dest="collapse", action="store_false", help="show near-duplicates separately")
     p.add_argument("--article", default=None, help="only passages of this article id")
+    p.add_argument(
+        "--interpret", action=argparse.BooleanOptionalAction, default=None, help="read time and phrases in the query"
+    )
+    p.add_argument("--ignore", action="append", default=None, help="leave out 'time' or a phrase (repeat for more)")
     p.add_argument("--json", action="store_true", help="print the same JSON as the HTTP API")
     return p
 
@@ -103,7 +107,9 @@ def _query(args: argparse.Namespace) -> int:
                 "sort": args.sort,
                 "collapse": args.collapse,
                 "article": args.article,
+                "ignore": args.ignore,
             }
+            | ({} if args.interpret is None else {"interpret": args.interpret})
         )
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}", file=sys.stderr)
@@ -116,8 +122,10 @@ def _query(args: argparse.Namespace) -> int:
     result = searcher.search(request.q, SearchOptions.from_request(request))
     response = to_response(request, result)
     if args.json:
-        print(response.model_dump_json(indent=2))
+        print(response.model_dump_json(indent=2, by_alias=True))
         return 0
+    if response.understood:
+        print(f"understood: {response.understood.model_dump_json(by_alias=True)}")
     for hit in response.hits:
         more = f"  (+{hit.more} more passages)" if hit.more else ""
         print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.title}  [{hit.source or '-'}, {hit.date or 'undated'}]{more}")

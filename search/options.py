@@ -38,6 +38,16 @@ class RankingConfig:
     lede_form: LedeForm = "decay"  # the prior is weight / (1 + place) (decay), or the weight for the lede alone
     recency: float = 2.0  # weight of the recency prior added to relevance (0 = off)
     half_life_days: float = 30.0  # age in days at which the recency prior halves
+    # Query interpretation (search/interpret.py, docs/queries.md): a phrase's words in order, adjacent query words
+    # near each other, and the period a query names each add to the ranking.
+    phrase_boost: float = 1.0  # weight of a phrase match (a quoted phrase or a capitalised name) in BM25
+    phrase_slop: int = 0  # other words allowed inside a phrase match
+    pair_boost: float = 0.0  # weight of a match of two adjacent query words (sequential dependence; 0 = off)
+    pair_slop: int = 1  # ... with this many other words allowed between them
+    period_weight: float = 1.0  # prior added to relevance (0..1) for an article dated in the query's period
+    period_after_days: float = 7.0  # ... halving every this many days after the period's end
+    period_before_days: float = 7.0  # ... and every this many days before its start (0: nothing before it counts)
+    drop_time_words: bool = False  # the time words leave the text the retrievers read (measured: it costs)
 
     def fusion_weight(self, prior_spread: float) -> float:
         """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""
@@ -53,7 +63,8 @@ class SearchOptions:
     searches the archive as it stood that day: nothing dated later, and recency counted back from it (else from
     `end`, else from today). `collapse` (group=article) folds an article's near-duplicates into its hit;
     `sort=date` orders the relevant candidates newest first; `highlight` marks the query's words and best
-    sentences. `dense_weight` is the dense list's share in a hybrid fusion (default: RankingConfig.fusion_weight
+    sentences; `interpret` reads the query's time and phrases (less the parts in `ignore`). `dense_weight` is
+    the dense list's share in a hybrid fusion (default: RankingConfig.fusion_weight
     of the recency prior's spread over the candidates). Hits `offset + 1` to `offset + k` are returned.
     """
 
@@ -75,6 +86,8 @@ class SearchOptions:
     sort: Sort = "relevance"
     collapse: bool = True
     highlight: bool = True
+    interpret: bool = False  # read time and phrases in the query (search/interpret.py)
+    ignore: tuple[str, ...] = ()  # parts of the interpretation the user removed: "time", or a phrase
 
     @classmethod
     def from_request(cls, request: SearchRequest) -> SearchOptions:
@@ -99,6 +112,8 @@ class SearchOptions:
             sort=request.sort,
             collapse=request.collapse,
             highlight=request.highlight,
+            interpret=request.interpret,
+            ignore=tuple(request.ignore or ()),
         )
 
 

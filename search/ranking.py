@@ -134,3 +134,22 @@ def pick_passages(
         if key not in best or score > best[key][0]:
             best[key] = (score, row)
     return [(best.get(key_of(row), (0.0, row))[1], score, more) for row, score, more in grouped]
+
+
+def with_prior(grouped: list[tuple[int, float, int]], prior: Callable[[int], float]) -> list[tuple[int, float, int]]:
+    """Rescore by relevance (min-max over the candidates, in [0, 1]) plus `prior(row)`, as recency_boost does."""
+    if not grouped:
+        return grouped
+    norm = _minmax([score for _, score, _ in grouped])
+    rescored = [(row, norm(score) + prior(row), more) for row, score, more in grouped]
+    return sorted(rescored, key=lambda x: (-x[1], x[0]))
+
+
+def period_prior(day: int | None, start: int, end: int, after_half_life: float, before_half_life: float = 0.0) -> float:
+    """1 for a day in [start, end], 0.5 ** (days after end / after_half_life) after it (news of an event follows
+    it), 0.5 ** (days before start / before_half_life) before it (0: none), 0 undated. Days from any fixed epoch."""
+    if day is None:
+        return 0.0
+    if day < start:
+        return 0.5 ** ((start - day) / before_half_life) if before_half_life > 0 else 0.0
+    return 1.0 if day <= end else 0.5 ** ((day - end) / after_half_life)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.lexical import LexicalQuery
 
 from index.manifest import Manifest
 from index.passages import ArticleInfo, StoredPassage
@@ -52,7 +55,7 @@ class ReadSide(Protocol):
 
     def search(self, query_vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[Ranked]: ...
 
-    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> Ranked: ...
+    def search_lexical(self, query: LexicalQuery, k: int, allowed: np.ndarray | None = None) -> Ranked: ...
 
     def age_in_days(self, reference: datetime.date) -> Callable[[int], float | None]: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -81,6 +81,15 @@ class SearchRequest(QueryRequest):
         default=None, max_length=200, description="only passages of this article (e.g. 'more from this article')"
     )
     highlight: bool = Field(default=True, description="mark the query's words and best sentences of each passage")
+    interpret: bool = Field(
+        default=False,
+        description="read the query's time ('October 2022', 'last week') and phrases ('New START'): docs/queries.md",
+    )
+    ignore: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="parts of `understood` to leave out (repeatable): 'time', or one of its phrases",
+    )
 
 
 class SimilarArticle(BaseModel):
@@ -125,6 +134,17 @@ class SearchHit(BaseModel):
     highlights: HighlightMarks | None = Field(description="where the query matches the text (highlight=true)")
 
 
+class UnderstoodTime(BaseModel):
+    text: str = Field(description="the words read as time, as written")
+    from_: str = Field(alias="from", description="first day of the period (YYYY-MM-DD)")
+    to: str = Field(description="last day of the period")
+
+
+class Understood(BaseModel):
+    time: UnderstoodTime | None = Field(description="the period the query names: a soft prior, not a filter")
+    phrases: list[str] = Field(description="phrases and names whose words rank higher found together")
+
+
 class SearchResponse(BaseModel):
     query: str
     k: int
@@ -136,6 +156,9 @@ class SearchResponse(BaseModel):
     hits: list[SearchHit]
     took_ms: float = Field(description="time spent searching, server side")
     timings_ms: dict[str, float] = Field(description="per stage: embed, vector, lexical, fuse, rerank, fetch")
+    understood: Understood | None = Field(
+        default=None, description="what was read in the query (interpret=true): its period and phrases"
+    )
 
 
 class SourceCount(BaseModel):
@@ -199,6 +222,7 @@ def to_response(request: SearchRequest, result: SearchResult) -> SearchResponse:
         hits=hits,
         took_ms=round(result.took_ms, 3),
         timings_ms=timings,
+        understood=None if result.understood is None else Understood.model_validate(result.understood.as_json()),
     )
 
 

@@ -18,11 +18,13 @@ import numpy as np
 
 from index.embed import Encoder, Reranker, model_spec
 from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
+from index.lexical import LexicalQuery, Proximity
 from index.passages import ArticleInfo, StoredPassage
 from index.reader import IndexReader
-from index.rows import NO_DAY
+from index.rows import EPOCH, NO_DAY
 from search import highlight as hl
 from search import ranking
+from search.interpret import Understood, interpret
 from search.options import (
     DEFAULT_OPTIONS,
     FUSIONS,
@@ -62,6 +64,7 @@ class SearchResult:
     hits: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
     has_more: bool = False  # more hits exist past this page (offset + k)
+    understood: Understood | None = None  # what was read in the query (interpret=true)
 
     @property
     def took_ms(self) -> float:
@@ -164,17 +167,50 @@ class Searcher(Generic[R]):
         if o.as_of is not None:
             end = o.as_of if end is None else min(end, o.as_of)
         age = self.reader.age_in_days(o.as_of or end or datetime.date.today())
+        understood = interpret(query, o.as_of or datetime.date.today(), o.ignore) if o.interpret else None
+        text, words = self._query_forms(query, understood)
+        if o.interpret:
+            laps.lap("interpret")
         allowed = self._allowed(o.start, end, o.sources, o.article)
-        found = self._candidates(query, o, allowed, age, recency, half_life, laps)
+        found = self._candidates(text, words, o, allowed, age, recency, half_life, laps)
         grouped = found.grouped
         if o.rerank and self.reranker is not None:
-            grouped = self._rerank(self.reranker, query, grouped, want)
+            grouped = self._rerank(self.reranker, text, grouped, want)
             laps.lap("rerank")
-        if recency > 0:
+        if understood and understood.time and c.period_weight > 0:
+            grouped = ranking.with_prior(grouped, self._time_prior(understood, age, recency, half_life))
+            laps.lap("recency")
+        elif recency > 0:
             grouped = ranking.recency_boost(grouped, age, recency, half_life)
             laps.lap("recency")
         grouped = self._order(grouped, collapse, o.sort)
-        return self._page(query, o, grouped, found, collapse, laps)
+        result = self._page(text, o, grouped, found, collapse, laps)
+        result.query, result.understood = query, understood
+        return result
+
+    def _query_forms(self, query: str, understood: Understood | None) -> tuple[str, LexicalQuery]:
+        """The text the encoder reads and the query BM25 runs: the query as typed, or less its time words and
+        with its phrases and word order counted (interpret=true)."""
+        if understood is None:
+            return query, query
+        c = self.config
+        text = understood.text if c.drop_time_words else query
+        return text, Proximity(text, understood.phrases, c.phrase_boost, c.phrase_slop, c.pair_boost, c.pair_slop)
+
+    def _time_prior(
+        self, understood: Understood, age: AgeOf, recency: float, half_life: float
+    ) -> Callable[[int], float]:
+        """A row's prior: recency (as recency_boost) plus period_weight for a date in the query's period."""
+        assert understood.time is not None
+        c, days = self.config, self.reader.row_days
+        start, end = ((d - EPOCH).days for d in (understood.time.start, understood.time.end))
+
+        def prior(row: int) -> float:
+            day = None if days[row] == NO_DAY else int(days[row])
+            in_period = ranking.period_prior(day, start, end, c.period_after_days, c.period_before_days)
+            return recency * ranking.recency_prior(age(row), half_life) + c.period_weight * in_period
+
+        return prior
 
     def _allowed(
         self,
@@ -196,6 +232,7 @@ class Searcher(Generic[R]):
     def _candidates(
         self,
         query: str,
+        words: LexicalQuery,
         o: SearchOptions,
         allowed: np.ndarray | None,
         age: AgeOf,
@@ -219,7 +256,7 @@ class Searcher(Generic[R]):
                 dense = self.reader.search(vector, depth, allowed)[0]
                 laps.lap("vector")
             if o.mode != "dense":
-                lexical = self.reader.search_lexical(query, depth, allowed)
+                lexical = self.reader.search_lexical(words, depth, allowed)
                 laps.lap("lexical")
             grouped = self._fuse(dense, lexical, o, age, recency, half_life)
             laps.lap("fuse")

@@ -28,7 +28,7 @@ import numpy as np
 
 from index.errors import IndexCorrupt, IndexMissing, ShardMismatch
 from index.generations import LEXICAL, resolve_generation
-from index.lexical import PooledLexical
+from index.lexical import LexicalQuery, PooledLexical
 from index.manifest import Counts
 from index.passages import ArticleInfo, StoredPassage
 from index.reader import LEXICAL_WITHIN_SHARE, IndexReader, settle_ties
@@ -127,7 +127,7 @@ class ShardedReader:
             out.append(merge_top_k(lists, k))
         return out
 
-    def search_lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search_lexical(self, query: LexicalQuery, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Top-k (row, BM25) among `allowed` rows over all shards, with BM25 over all of them (module docstring).
 
         A filter passing few rows is applied inside the pooled index (the shards' local rows that pass, checked
@@ -138,7 +138,7 @@ class ShardedReader:
         shard, local = self._locate(row)
         return self.shards[shard].passage_key(local)
 
-    def _search_lexical(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _search_lexical(self, query: LexicalQuery, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if self._pooled is None:
             per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i)))
             return merge_top_k([[(row + self.offsets[i], s) for row, s in hits] for i, hits in enumerate(per_shard)], k)

@@ -283,3 +283,21 @@ def test_metrics_count_requests_and_stages(wire_client) -> None:  # type: ignore
     assert re.search(r'dateline_http_request_duration_seconds_bucket\{endpoint="/search",le="\+Inf"\} [1-9]', text)
     for stage in ("embed", "vector", "lexical", "fuse", "fetch", "highlight"):
         assert re.search(rf'dateline_search_stage_duration_seconds_count\{{stage="{stage}"\}} [1-9]', text), stage
+
+
+def test_interpret_says_what_it_understood_and_ignore_takes_parts_out(client: TestClient) -> None:
+    q = "New START suspension October 2022"
+    body = client.get("/search", params={"q": q, "interpret": "true"}).json()
+    assert body["understood"] == {
+        "time": {"text": "October 2022", "from": "2022-10-01", "to": "2022-10-31"},
+        "phrases": ["New START"],
+    }
+    assert body["query"] == q
+    ignored = client.get("/search", params={"q": q, "interpret": "true", "ignore": ["time", "New START"]}).json()
+    assert ignored["understood"] == {"time": None, "phrases": []}
+    assert client.get("/search", params={"q": q, "interpret": "false"}).json()["understood"] is None
+
+
+@pytest.mark.parametrize("q", ["February 30 2023", "13/13/2023", "2023-02-30", '"" ^~ 2022', "last last week week"])
+def test_impossible_dates_in_queries_are_answered_not_errors(client: TestClient, q: str) -> None:
+    assert client.get("/search", params={"q": q, "interpret": "true"}).status_code == 200
