@@ -243,6 +243,13 @@ def _cards(page: Any) -> list[tuple[str, str]]:
     return [tuple(m.split(" · ")) for m in metas]  # type: ignore[misc]
 
 
+def _script_errors(page: Any) -> list[str]:
+    """The page's uncaught script errors, collected as they happen."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
 def _searched(page: Any, url_part: str) -> None:
     page.wait_for_function(f"location.search.includes({url_part!r})")
     page.wait_for_selector("#status:has-text('Results')")
@@ -251,6 +258,7 @@ def _searched(page: Any, url_part: str) -> None:
 def test_a_bar_of_the_coverage_chart_narrows_the_results_to_its_week(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = _script_errors(page)
     page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH, "interval": "week"}))
     page.wait_for_selector("#chart .bucket")
     expected = _coverage(page, coverage_url, q=coverage_data.QUERY, interval="week")
@@ -296,6 +304,7 @@ def test_a_bar_of_the_coverage_chart_narrows_the_results_to_its_week(coverage_ur
     page.wait_for_function("!location.search.includes('bar=') && !location.search.includes('from=')")
     page.wait_for_selector("#status:has-text('Results')")
     assert page.locator("#chart .bucket.selected").count() == 0 and len(_cards(page)) > len(shown)
+    assert not errors, errors  # no script error on the way
     page.close()
 
 
@@ -303,6 +312,7 @@ def test_an_outlet_filters_a_second_query_compares_and_the_csv_export_has_every_
     coverage_url: str, browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = _script_errors(page)
     page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH}))
     page.wait_for_selector("#outlets button")
     outlet = "Valley Post"
@@ -340,11 +350,13 @@ def test_an_outlet_filters_a_second_query_compares_and_the_csv_export_has_every_
     page.wait_for_function("!location.search.includes('vs=')")
     page.wait_for_selector("#chart .bar.s1", state="detached")  # the one-series chart, once /coverage answered
     assert page.locator("#legend .swatch").count() == 1
+    assert not errors, errors  # no script error on the way
     page.close()
 
 
 def test_the_chart_says_when_nothing_matches_or_the_interval_is_too_fine(coverage_url: str, browser) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    errors = _script_errors(page)
     page.goto(coverage_url + "/?" + urlencode({"q": coverage_data.QUERY, **MATCH, "vs": OTHER}))
     page.wait_for_selector("#chart .bar.s1", state="attached")
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth + 1")  # no sideways scrolling
@@ -357,4 +369,5 @@ def test_the_chart_says_when_nothing_matches_or_the_interval_is_too_fine(coverag
     page.wait_for_selector("#chart .chart-note.error")
     assert "use interval=week" in page.inner_text("#chart")
     page.wait_for_selector("#status:has-text('Results')")  # the search itself still answers
+    assert not errors, errors  # no script error on the way
     page.close()
