@@ -267,6 +267,9 @@ def test_a_bar_of_the_coverage_chart_narrows_the_results_to_its_week(coverage_ur
     labels = bars.evaluate_all("gs => gs.map(g => g.getAttribute('aria-label'))")
     for bucket, label in zip(expected["series"], labels, strict=True):  # every bar says its interval and count
         assert label.startswith(bucket["label"] + " (") and f": {bucket['count']} article" in label, label
+    # The page's own ISO-week labels (for the gaps between two series) agree with the API's, across the year ends.
+    ours = page.evaluate("series => series.map(b => bucketLabel(b.start, 'week'))", expected["series"])
+    assert ours == [bucket["label"] for bucket in expected["series"]]
     assert f"{expected['total']} articles ({expected['undated']} undated)" in page.inner_text("#legend")
     assert expected["matching"] in page.inner_text("#matching")
     page.screenshot(path=str(OUTPUT / "coverage.png"), full_page=True)
