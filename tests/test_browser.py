@@ -220,6 +220,11 @@ def test_an_archive_behind_a_read_key_asks_for_it_once(browser, tmp_path: Path) 
         page.press("#q", "Enter")
         page.wait_for_selector("#status:has-text('Results')")
         assert page.locator("article.hit").count() > 0
+        page.wait_for_selector("#chart svg, #chart .chart-note:not(.error)")  # the chart asked with the key too
+        with page.expect_download() as got:  # a plain link would be refused: the page fetches it with the key
+            page.click("#csv")
+        exported = Path(got.value.path()).read_text(encoding="utf-8")
+        assert exported.startswith("id,date,source,title,url,score"), exported[:200]
         page.close()
 
 
