@@ -65,22 +65,35 @@ def pairs(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> Ite
     if not len(signatures):
         return
     sigs = np.stack(signatures)
-    comparable = ~np.all(sigs == _EMPTY, axis=1)
+    comparable = np.flatnonzero(~np.all(sigs == _EMPTY, axis=1))
     seen: set[tuple[int, int]] = set()
     for band in range(BANDS):
-        buckets: dict[bytes, list[int]] = defaultdict(list)
-        block = sigs[:, band * ROWS : (band + 1) * ROWS]
-        for i in np.flatnonzero(comparable).tolist():
-            buckets[block[i].tobytes()].append(i)
-        for members in buckets.values():
-            for pos, i in enumerate(members):
-                for j in members[pos + 1 :]:
+        for members in _buckets(sigs[comparable, band * ROWS : (band + 1) * ROWS]):
+            found = sorted(comparable[members].tolist())
+            for pos, i in enumerate(found):
+                for j in found[pos + 1 :]:
                     if (i, j) in seen:
                         continue
                     seen.add((i, j))
                     s = similarity(sigs[i], sigs[j])
                     if s >= threshold:
                         yield i, j, s
+
+
+def _buckets(block: np.ndarray) -> Iterable[np.ndarray]:
+    """The positions of each set of 2 or more equal rows of `block` (one LSH band of every signature): the rows
+    sorted, then cut where they change (vectorised: a dict of every row's band cost a second at 26,000 articles)."""
+    if len(block) < 2:
+        return
+    assert block.shape[1] == 4  # ROWS: two 64-bit keys hold a band whole
+    wide = block.astype(np.uint64)
+    high, low = (wide[:, 0] << np.uint64(32)) | wide[:, 1], (wide[:, 2] << np.uint64(32)) | wide[:, 3]
+    order = np.lexsort((low, high))
+    high, low = high[order], low[order]
+    starts = np.flatnonzero(np.r_[True, (high[1:] != high[:-1]) | (low[1:] != low[:-1])])
+    ends = np.r_[starts[1:], len(order)]
+    for start, end in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+        yield order[start:end]
 
 
 def groups(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> list[list[int]]:

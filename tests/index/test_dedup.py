@@ -30,6 +30,39 @@ def test_short_texts_are_never_grouped() -> None:
     assert dedup.groups([dedup.signature(brief), dedup.signature(brief)]) == []
 
 
+def test_lsh_pairs_are_every_pair_sharing_a_band_and_similar_enough() -> None:
+    """Against all pairs checked one by one: random signatures with planted copies (some entries changed, some
+    bands equal by chance) and incomparable ones."""
+    rng = np.random.default_rng(3)
+    sigs = [rng.integers(0, 5, dedup.NUM_PERM, dtype=np.uint32) for _ in range(60)]  # 5 values: bands collide
+    for i in range(0, 60, 6):
+        copy = sigs[i].copy()
+        changed = rng.choice(dedup.NUM_PERM, int(rng.integers(0, 40)), replace=False)
+        copy[changed] = rng.integers(0, 5, len(changed), dtype=np.uint32)
+        sigs.append(copy)
+    sigs += [dedup.signature("too short"), dedup.signature("too short")]
+    rows = dedup.ROWS
+
+    def share_a_band(a: np.ndarray, b: np.ndarray) -> bool:
+        return any(
+            np.array_equal(a[k * rows : (k + 1) * rows], b[k * rows : (k + 1) * rows]) for k in range(dedup.BANDS)
+        )
+
+    for threshold in (0.0, 0.3, dedup.THRESHOLD):
+        expected = {
+            (i, j, dedup.similarity(sigs[i], sigs[j]))
+            for i in range(len(sigs))
+            for j in range(i + 1, len(sigs))
+            if dedup.is_comparable(sigs[i])
+            and dedup.is_comparable(sigs[j])
+            and share_a_band(sigs[i], sigs[j])
+            and dedup.similarity(sigs[i], sigs[j]) >= threshold
+        }
+        found = list(dedup.pairs(sigs, threshold))
+        assert len(found) == len(set(found)) and set(found) == expected
+        assert expected  # planted copies at every threshold
+
+
 def test_groups_join_copies_transitively_and_leave_others_alone() -> None:
     base = made_up_text(7, sentences=40)
     copy1 = base + " Copyright the wire service."
