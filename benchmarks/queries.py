@@ -262,8 +262,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--pool-unjudged", type=Path, default=None, metavar="FILE",
                    help="write the unjudged articles of the modes' top --depth to FILE (JSONL) and stop")  # fmt: skip
     p.add_argument("--depth", type=int, default=TOP, help="hits per query to pool (--pool-unjudged)")
+    p.add_argument("--rewrites", type=Path, default=None, metavar="TSV",
+                   help="ask each query as reworded in TSV (qid<TAB>text: the judge's run, to pool)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="JSON report: a file or folder (default benchmarks/out/)")
     return p.parse_args(argv)
+
+
+def reworded(queries: list[Query], path: Path) -> list[Query]:
+    """The queries with their text replaced by the rewording `path` gives for their id (qid<TAB>text a line)."""
+    if not path.is_file():
+        raise DataError(f"{path} not found")
+    lines = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if any(len(parts) != 2 for parts in lines):
+        raise DataError(f"{path}: every line is qid<TAB>text")
+    text = {qid: words.strip() for qid, words in lines}
+    return [dataclasses.replace(q, query=text.get(q.id, q.query)) for q in queries]
 
 
 def configs_of(args: argparse.Namespace) -> list[Config]:
@@ -288,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         queries = [q for q in read_judged(args.queries) if args.split in ("all", q.split)]
+        if args.rewrites is not None:
+            queries = reworded(queries, args.rewrites)
         qrels = read_qrels(args.qrels) if args.qrels.is_file() else {}
         configs = configs_of(args)
     except (DataError, ValueError) as exc:

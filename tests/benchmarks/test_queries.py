@@ -20,6 +20,7 @@ from benchmarks.queries import (
     ndcg,
     parse_query,
     read_judged,
+    reworded,
     rows_by_group,
     split_by_hash,
     unjudged,
@@ -129,3 +130,13 @@ def test_the_committed_set_is_consistent(tmp_path: Path) -> None:
     assert split_by_hash(strata) == recorded, "the recorded split is the split rule's"
     assert all(any(g > 0 for g in qrels[q.id].values()) for q in queries), "every query has a relevant article"
     assert all(g in (0, 1, 2) for judged in qrels.values() for g in judged.values())
+
+
+def test_a_rewording_replaces_the_text_of_the_queries_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "rewrites.tsv"
+    path.write_text("q1\tRussia suspends New START\n\n", encoding="utf-8")
+    got = reworded([_q("q1", query="New START suspension"), _q("q2", query="gas stove ban")], path)
+    assert [q.query for q in got] == ["Russia suspends New START", "gas stove ban"]
+    path.write_text("q1 without a tab\n", encoding="utf-8")
+    with pytest.raises(DataError, match="qid<TAB>text"):
+        reworded([_q("q1")], path)
