@@ -3,9 +3,10 @@ atomically like a full build.
 
 The copy: the passage store is copied and changed in place; the lexical index's segment files (immutable in
 tantivy) are hard-linked and its small metadata files copied, then documents are deleted and added; the vector
-index is read, appended to and written anew. Rows only grow: an added passage takes the next row after every
-vector (deleted ones included), a deleted passage leaves its vector behind, masked by the reader until `compact`.
-A writer killed at any point leaves a `.tmp-*` folder that the next writer removes; `current` is untouched.
+index is read, appended to and written anew, or hard-linked as it is when nothing was added (a delete). Rows
+only grow: an added passage takes the next row after every vector (deleted ones included), a deleted passage
+leaves its vector behind, masked by the reader until `compact`. A writer killed at any point leaves a `.tmp-*`
+folder that the next writer removes; `current` is untouched.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class IndexEditor:
         except BaseException:
             self.abort()
             raise
-        self.next_row = vecs.count(self.vectors)
+        self.base_rows = self.next_row = vecs.count(self.vectors)
         self.added = self.deleted = 0
 
     def _copy_lexical(self) -> None:
@@ -87,10 +88,7 @@ class IndexEditor:
             if f.name in _LEXICAL_METADATA:
                 shutil.copyfile(f, target / f.name)
             else:
-                try:
-                    os.link(f, target / f.name)
-                except OSError:  # another file system, or no hard links: copy
-                    shutil.copyfile(f, target / f.name)
+                _link(f, target / f.name)
 
     # --- reads of the base ----------------------------------------------------------------------------------
 
@@ -140,8 +138,11 @@ class IndexEditor:
             articles, passages = self._store.counts()
             lexical_meta = self._commit_lexical(passages)
             self._store.close()
-            vecs.write(self.vectors, self.tmp / VECTORS)
             ntotal = vecs.count(self.vectors)
+            if ntotal == self.base_rows:
+                _link(self.base / VECTORS, self.tmp / VECTORS)  # nothing added: the same bytes, shared
+            else:
+                vecs.write(self.vectors, self.tmp / VECTORS)
             manifest = Manifest.create(
                 self.manifest.origin,
                 generation=self.gen_id,
@@ -180,6 +181,14 @@ class IndexEditor:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
         release_write_lock(self._lock)
+
+
+def _link(source: Path, target: Path) -> None:
+    """Share an immutable file with the base generation (a hard link), or copy it where links fail."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or no hard links
+        shutil.copyfile(source, target)
 
 
 def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:

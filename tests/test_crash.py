@@ -52,6 +52,8 @@ def steps_of(command: str, base: Path, tmp_path: Path) -> int:
 def job(command: str, base: Path) -> tuple[list[Path], ...]:
     if command == "build":
         return ([base / "a.jsonl", base / "b.jsonl"],)
+    if command == "delete":
+        return ([], ["--delete", DELETED])  # type: ignore[return-value]
     return ([base / "b.jsonl"], ["--delete", DELETED])  # type: ignore[return-value]
 
 
@@ -89,7 +91,8 @@ def assert_crash_then_recovery(command: str, index: Path, base: Path, process: s
     out, err = process.communicate(timeout=120)
     after = served_state(index)
     if process.returncode == -signal.SIGKILL:
-        assert after in ({*OLD}, NEW if command == "add" else REBUILT), "a mix of old and new state"
+        done = {"add": NEW, "delete": OLD - {DELETED}, "build": REBUILT}[command]
+        assert after in ({*OLD}, done), "a mix of old and new state"
     else:
         assert process.returncode == 0, err
     # The next add completes, on whatever the crash left.
@@ -106,7 +109,7 @@ def kill_points(n: int, sample: int | None) -> list[int]:
     return sorted(random.Random(n).sample(points, sample))
 
 
-@pytest.mark.parametrize("command", ["build", "add"])
+@pytest.mark.parametrize("command", ["build", "add", "delete"])
 def test_a_writer_killed_at_sampled_file_operations_leaves_a_sound_index(
     command: str, base: Path, tmp_path: Path
 ) -> None:
@@ -117,7 +120,7 @@ def test_a_writer_killed_at_sampled_file_operations_leaves_a_sound_index(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["build", "add"])
+@pytest.mark.parametrize("command", ["build", "add", "delete"])
 def test_a_writer_killed_at_every_file_operation_leaves_a_sound_index(command: str, base: Path, tmp_path: Path) -> None:
     n = steps_of(command, base, tmp_path)
     killed = 0

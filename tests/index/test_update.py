@@ -18,7 +18,16 @@ from index.articles import Article
 from index.check import check_index
 from index.edit import IndexEditor
 from index.errors import IndexBusy, ModelMismatch
-from index.generations import CURRENT, GENERATIONS, LEXICAL, MANIFEST, STORE, acquire_write_lock
+from index.generations import (
+    CURRENT,
+    GENERATIONS,
+    LEXICAL,
+    MANIFEST,
+    STORE,
+    VECTORS,
+    acquire_write_lock,
+    resolve_generation,
+)
 from index.reader import IndexReader
 from index.update import add_articles, add_files, compact, delete_articles
 from search.searcher import Searcher, SearchOptions
@@ -114,6 +123,20 @@ def test_deleted_articles_never_come_back_in_any_mode_filter_or_grouping(small_i
                     assert gone.isdisjoint({h.passage.article_id for h in hits}), (mode, group, kwargs)
                     assert hits
     assert check_index(small_index)[1] == []
+
+
+def test_a_delete_shares_the_vector_file_with_the_generation_before_and_an_add_writes_a_new_one(
+    small_index: Path,
+) -> None:
+    """A delete adds no vector: the file is hard-linked, not rewritten (its checksum is lent, and still checks)."""
+    before = resolve_generation(small_index) / VECTORS
+    delete_articles(small_index, [RECORDS[0]["id"]])
+    after = resolve_generation(small_index) / VECTORS
+    assert after != before and after.stat().st_ino == before.stat().st_ino
+    IndexReader(small_index, verify=True).close()  # every file's sha256 against the manifest
+    assert check_index(small_index)[1] == []
+    add_articles(small_index, [article(RECORDS[6])], FakeEncoder())
+    assert (resolve_generation(small_index) / VECTORS).stat().st_ino != after.stat().st_ino
 
 
 def test_compact_drops_deleted_vectors_and_keeps_every_search_result(small_index: Path) -> None:
