@@ -129,6 +129,13 @@ class LexicalIndex:
     def search(self, query: LexicalQuery, k: int) -> list[tuple[int, float]]:
         return self._search(query, k, None)
 
+    def rows_with(self, word: str) -> list[int]:
+        """The row of every passage holding `word` as the index reads words (lower-cased, English-stemmed)."""
+        parsed, _errors = self.index.parse_query_lenient(word, self.fields)
+        hits = self.searcher.search(parsed, max(self.count(), 1), count=False).hits
+        found = self.searcher.fast_field_values("row", [address for _, address in hits])
+        return [int(row) for row in found if row is not None]
+
     def search_within(self, query: LexicalQuery, k: int, rows: Sequence[int]) -> list[tuple[int, float]]:
         """Top-k among `rows` only, with the same BM25 scores as `search` (needs `row_terms`)."""
         return self._search(query, k, list(rows))

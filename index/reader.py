@@ -177,6 +177,16 @@ class IndexReader:
         days = self.rows.days
         return lambda row: None if days[row] == NO_DAY else float(day - days[row])
 
+    def sources_of(self, rows: Sequence[int]) -> list[str]:
+        """The source of each row's article ("" where it has none), from memory: no passage is fetched."""
+        names = self.rows.source_names
+        return [names[code] if code >= 0 else "" for code in self.rows.sources[np.asarray(rows, dtype=np.int64)]]
+
+    def rows_holding(self, word: str) -> list[int]:
+        """The rows of the passages (title and text) holding `word` as the lexical index reads words; [] without
+        a lexical index."""
+        return [] if self.lexical is None else self.lexical.rows_with(word)
+
     def rows_from(self, sources: Iterable[str]) -> np.ndarray:
         """A bool per row: its article comes from one of `sources` (exact names, case-insensitive)."""
         codes = self.rows.source_codes

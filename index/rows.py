@@ -35,6 +35,7 @@ class RowTable:
     n: np.ndarray  # int32 place of the passage in its article (0 = the lede), to choose the passage a hit shows
     sources: np.ndarray  # int32 code of the article's case-folded source, for source filters
     source_codes: dict[str, int]  # case-folded source -> its code
+    source_names: list[str]  # code -> the source as first spelled ("" for articles without one), for counting
     live: np.ndarray | None  # bool: still stored; None when no row was deleted (no mask to apply)
     stored: int  # rows in the store
 
@@ -54,10 +55,20 @@ class RowTable:
         n = np.zeros(ntotal, dtype=np.int32)
         n[rows] = np.array(places, dtype=np.int32)
         codes: dict[str, int] = {}
+        names: list[str] = []
         source_of = np.full(ntotal, -1, dtype=np.int32)
-        source_of[rows] = np.array([codes.setdefault((s or "").casefold(), len(codes)) for s in sources], np.int32)
+        source_of[rows] = np.array([_code(s or "", codes, names) for s in sources], np.int32)
         live = None
         if len(facts) < ntotal:
             live = np.zeros(ntotal, dtype=bool)
             live[rows] = True
-        return cls(article_of, days, n, source_of, codes, live, len(facts))
+        return cls(article_of, days, n, source_of, codes, names, live, len(facts))
+
+
+def _code(source: str, codes: dict[str, int], names: list[str]) -> int:
+    """The code of a source (case-folded), given a new one (and its spelling in `names`) the first time it is seen."""
+    key = source.casefold()
+    if key not in codes:
+        codes[key] = len(names)
+        names.append(source)
+    return codes[key]

@@ -1,15 +1,15 @@
 """Coverage: how many articles match a query over the whole index, per interval and per source, and their list.
 
-An article matches when its best passage passes a relevance cut (dense and hybrid: the query-passage cosine;
-lexical: the article holds every one of the query's words, Media Cloud's semantics). docs/coverage.md explains it.
+An article matches when its best passage passes a relevance cut (hybrid: a mix of the query-passage cosine and the
+passage's BM25 share of the query's best; dense: the cosine; lexical: the article holds every one of the query's
+words, Media Cloud's semantics). The cuts were chosen on the dev questions: docs/coverage.md.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -24,9 +24,9 @@ from search import intervals
 from search.intervals import Bucket, Interval
 from search.options import Mode
 from search.readside import Ranked, ReadSide
+from search.scope import allowed_rows, effective_end, first_per, story_of
 
 FETCH_CHUNK = 1000  # passages fetched from the store at a time (the export streams chunk by chunk)
-_WORDS = re.compile(r"\w+")
 
 
 @runtime_checkable
@@ -38,9 +38,13 @@ class ScoresEveryRow(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CoverageConfig:
-    """The tuned values of coverage. dense_cut is a PLACEHOLDER until chosen on the dev questions (docs/coverage.md)."""
+    """The tuned values of coverage, chosen on the dev questions by benchmarks/coverage.py (docs/coverage.md)."""
 
-    dense_cut: float = 0.5  # an article matches when its best passage's cosine to the query is at least this
+    # hybrid: an article matches when its best passage's (1 - w) * cosine + w * BM25 share is at least hybrid_cut,
+    # the BM25 share being the passage's BM25 over the best BM25 of the query in the whole index (0 to 1).
+    hybrid_cut: float = 0.5775
+    lexical_weight: float = 0.5  # w
+    dense_cut: float = 0.485  # dense: an article matches when its best passage's cosine is at least this
     max_buckets: int = 2000  # a series with more intervals is refused, naming a coarser interval
     top_sources: int = 10  # sources listed with their counts
     depth: int = 1000  # the first dense candidate list; widened 4x until a score falls below the cut
@@ -57,7 +61,7 @@ class CoverageOptions:
     sources: Sequence[str] | None = None
     collapse: bool = True  # near-duplicate copies count once (the best-scoring copy stands for the story)
     interval: Interval | None = None  # None: chosen from the range (intervals.default_interval)
-    cut: float | None = None  # None: CoverageConfig.dense_cut
+    cut: float | None = None  # None: the tuned cut of the mode (CoverageConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ class Match:
 class CoverageResult:
     query: str
     matching: str  # what counted as a match, in words, with the cut used
-    cut: float | None  # the cosine cut (None for lexical)
+    cut: float | None  # the cut on the mode's score (None for lexical)
     interval: Interval | None  # None when nothing dated matched
     total: int  # matched articles (stories when collapsed), dated and undated
     undated: int
@@ -86,34 +90,38 @@ class Coverage:
     def __init__(self, reader: ReadSide, encoder: Encoder, config: CoverageConfig | None = None) -> None:
         self.reader, self.encoder, self.config = reader, encoder, config or CoverageConfig()
 
+    def mode(self, o: CoverageOptions) -> Mode:
+        """The matching used: hybrid over an index without a lexical index matches by the cosine (dense)."""
+        return "dense" if o.mode == "hybrid" and self.reader.lexical is None else o.mode
+
     def matches(self, query: str, o: CoverageOptions) -> list[Match]:
         """Every matching article (story, when collapsed), best score first."""
-        end = _end(o)
-        allowed = self.reader.rows_dated(o.start, end) if (o.start or end) else None
-        if o.sources:
-            by_source = self.reader.rows_from(o.sources)
-            allowed = by_source if allowed is None else allowed & by_source
-        lexical = o.mode == "lexical"
-        ranked = self._all_words(query, allowed) if lexical else self._dense(query, allowed, self._cut(o))
+        allowed = allowed_rows(self.reader, o.start, effective_end(o.end, o.as_of), o.sources)
+        mode, cut = self.mode(o), self._cut(o)
+        if mode == "lexical":
+            ranked = self._all_words(query, allowed)
+        else:
+            ranked = self._scored(query, allowed, cut, self.config.lexical_weight if mode == "hybrid" else 0.0)
         ranked = sorted(ranked, key=lambda hit: (-hit[1], hit[0]))  # ties: the earlier row, so counts never flicker
-        best = _first_per(ranked, self.reader.article_of)
+        best = first_per(ranked, lambda hit: self.reader.article_of(hit[0]))
         if o.collapse:
-            best = _first_per(best, self._story)
+            best = first_per(best, lambda hit: story_of(self.reader, hit[0]))
         return [Match(row, score) for row, score in best]
 
     def count(self, query: str, o: CoverageOptions) -> CoverageResult:
         """The series per interval, the undated count apart, the top sources and the total."""
-        if o.start and _end(o):
-            self._interval(o.start, _end(o) or o.start, o)  # a refused range is refused before any work
+        end = effective_end(o.end, o.as_of)
+        if o.start and end:
+            self._interval(o.start, end, o)  # a refused range is refused before any work
         found = self.matches(query, o)
         days = self.reader.row_days
         dated = [EPOCH + datetime.timedelta(days=int(days[m.row])) for m in found if days[m.row] != NO_DAY]
-        sources = Counter(p.source or "" for p, _ in self.passages(found))
+        sources = Counter(self.reader.sources_of([m.row for m in found]))  # from memory: no passage is fetched
         cut = None if o.mode == "lexical" else self._cut(o)
         result = CoverageResult(query, self.describe(o), cut, None, len(found), len(found) - len(dated))
         result.top_sources = [(s, n) for s, n in sources.most_common() if s][: self.config.top_sources]
         first = o.start or (min(dated) if dated else None)
-        last = _end(o) or (max(dated) if dated else None)
+        last = end or (max(dated) if dated else None)
         if first is None or last is None or first > last:
             return result
         result.interval = interval = self._interval(first, last, o)
@@ -136,26 +144,60 @@ class Coverage:
     def describe(self, o: CoverageOptions) -> str:
         """What counted as a match, for the response."""
         copies = "near-duplicate copies counted once" if o.collapse else "near-duplicate copies counted each"
-        if o.mode == "lexical":
+        mode, cut = self.mode(o), self._cut(o)
+        if mode == "lexical":
             return f"articles containing every word of the query (stopwords dropped); {copies}"
-        return f"articles whose best passage has cosine >= {self._cut(o):g} to the query; {copies}"
+        if mode == "hybrid":
+            w = self.config.lexical_weight
+            return (
+                f"articles whose best passage has {1 - w:g} x cosine + {w:g} x BM25 share (its BM25 over the query's "
+                f"best) >= {cut:g}; {copies}"
+            )
+        return f"articles whose best passage has cosine >= {cut:g} to the query; {copies}"
 
     def _cut(self, o: CoverageOptions) -> float:
-        return self.config.dense_cut if o.cut is None else o.cut
+        if o.cut is not None:
+            return o.cut
+        return self.config.hybrid_cut if self.mode(o) == "hybrid" else self.config.dense_cut
 
-    def _dense(self, query: str, allowed: np.ndarray | None, cut: float) -> Ranked:
-        """Every allowed passage with cosine >= cut: exactly, one matrix product over the stored vectors where the
-        reader can; else candidate lists widened until one falls below the cut."""
+    def _scored(self, query: str, allowed: np.ndarray | None, cut: float, weight: float) -> Ranked:
+        """Every allowed passage whose (1 - weight) * cosine + weight * BM25 share is at least `cut`."""
         vector = self.encoder.queries([query])
         scores = self.reader.every_score(vector[0], allowed) if isinstance(self.reader, ScoresEveryRow) else None
-        if scores is not None:
-            rows = np.flatnonzero(scores >= cut)
-            return [(int(row), float(scores[row])) for row in rows]
+        if scores is None:  # no flat vectors: the nearest passages, down to the least cosine that could pass
+            floor = cut if weight == 0 else (cut - weight) / (1 - weight)
+            cosines = self._widened(vector, allowed, floor)
+            rows = np.array([row for row, _ in cosines], dtype=np.int64)
+            scores = np.full(len(self.reader.row_days), -np.inf, dtype=np.float32)
+            scores[rows] = [score for _, score in cosines]
+        if weight:
+            scores = scores * (1 - weight)
+            ceiling = float(scores.max(initial=-np.inf))  # a passage passes only with share >= (cut - ceiling) / w
+            for row, share in self._bm25_shares(query, (cut - ceiling) / weight):
+                scores[row] += weight * share
+        rows = np.flatnonzero(scores >= cut)
+        return [(int(row), float(scores[row])) for row in rows]
+
+    def _widened(self, vector: np.ndarray, allowed: np.ndarray | None, floor: float) -> Ranked:
+        """The allowed passages with cosine >= floor, by candidate lists widened 4x until one falls below it."""
         depth = self.config.depth
         while True:
             ranked = self.reader.search(vector, depth, allowed)[0]
-            if len(ranked) < depth or ranked[-1][1] < cut or depth >= self.reader.passages:
-                return [(row, score) for row, score in ranked if score >= cut]
+            if len(ranked) < depth or ranked[-1][1] < floor or depth >= self.reader.passages:
+                return [(row, score) for row, score in ranked if score >= floor]
+            depth *= 4
+
+    def _bm25_shares(self, query: str, floor: float) -> Ranked:
+        """(row, BM25 / the query's best BM25 in the whole index) of every passage whose share is >= floor; over
+        the whole index so that a filter never changes another article's share."""
+        depth = self.config.depth
+        while True:
+            ranked = self.reader.search_lexical(query, depth)
+            if not ranked or ranked[0][1] <= 0:
+                return []
+            best = ranked[0][1]
+            if len(ranked) < depth or ranked[-1][1] < floor * best or depth >= self.reader.passages:
+                return [(row, score / best) for row, score in ranked if score >= floor * best]
             depth *= 4
 
     def _all_words(self, query: str, allowed: np.ndarray | None) -> Ranked:
@@ -165,33 +207,13 @@ class Coverage:
         wanted = set(query_terms(query).split())
         if not wanted:
             return []
-        # Any passage holding some query word is a BM25 candidate, so the words an article's candidates hold
-        # are all the query words the article holds.
+        # An article holds a word when one of its passages (title + text) does: the BM25 index's posting lists say
+        # which passages hold each word, so no passage text is read. Rarest word first: the set shrinks fastest.
+        complete: set[str] | None = None
+        for rows in sorted((self.reader.rows_holding(word) for word in wanted), key=len):
+            articles = {self.reader.article_of(int(row)) for row in rows}
+            complete = articles if complete is None else complete & articles
+            if not complete:
+                return []
         ranked = self.reader.search_lexical(query, max(self.reader.passages, 1), allowed)
-        words: dict[str, set[str]] = {}
-        for i in range(0, len(ranked), FETCH_CHUNK):
-            for p in self.reader.fetch([row for row, _ in ranked[i : i + FETCH_CHUNK]]):
-                found = {w.lower() for w in _WORDS.findall(f"{p.title}\n{p.text}")} & wanted
-                words.setdefault(p.article_id, set()).update(found)
-        complete = {a for a, got in words.items() if got == wanted}
         return [(row, score) for row, score in ranked if self.reader.article_of(row) in complete]
-
-    def _story(self, row: int) -> str:
-        article_id = self.reader.article_of(row)
-        return self.reader.duplicate_group(article_id) or article_id
-
-
-def _end(o: CoverageOptions) -> datetime.date | None:
-    return o.end if o.as_of is None else (o.as_of if o.end is None else min(o.end, o.as_of))
-
-
-def _first_per(ranked: Ranked, key: Callable[[int], str]) -> Ranked:
-    """The first (best) entry per key(row), in order."""
-    seen: set[str] = set()
-    out: Ranked = []
-    for row, score in ranked:
-        k = key(row)
-        if k not in seen:
-            seen.add(k)
-            out.append((row, score))
-    return out

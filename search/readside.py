@@ -63,6 +63,10 @@ class ReadSide(Protocol):
 
     def rows_from(self, sources: Iterable[str]) -> np.ndarray: ...
 
+    def sources_of(self, rows: Sequence[int]) -> list[str]: ...  # each row's article's source, from memory
+
+    def rows_holding(self, word: str) -> list[int]: ...  # the rows whose passage holds the word (lexical index)
+
     def rows_of_article(self, article_id: str) -> np.ndarray: ...
 
     def article_of(self, row: int) -> str: ...

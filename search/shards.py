@@ -179,6 +179,20 @@ class ShardedReader:
     def rows_dated(self, start: datetime.date | None = None, end: datetime.date | None = None) -> np.ndarray:
         return np.concatenate([r.rows_dated(start, end) for r in self.shards])
 
+    def sources_of(self, rows: Sequence[int]) -> list[str]:
+        located = [self._locate(row) for row in rows]
+        return [self.shards[shard].sources_of([local])[0] for shard, local in located]
+
+    def rows_holding(self, word: str) -> list[int]:
+        found = self._each(lambda i, r: [row + self.offsets[i] for row in r.rows_holding(word)])
+        return [row for rows in found for row in rows]
+
+    def every_score(self, query_vector: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray | None:
+        """Every row's exact cosine (IndexReader.every_score per shard, joined); None if a shard keeps no flat
+        vectors."""
+        parts = self._each(lambda i, r: r.every_score(query_vector, self._part(allowed, i)))
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
     def has_article(self, article_id: str) -> bool:
         return any(r.has_article(article_id) for r in self.shards)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,14 +103,19 @@ def test_dense_matches_equal_numpy_brute_force_over_every_passage(
     vectors = reader.vectors(range(reader.passages))
     cosines = vectors @ FakeEncoder().queries([QUERY])[0]
     expected = {reader.article_of(row) for row in np.flatnonzero(cosines >= cut)}
-    found = coverage.matches(QUERY, CoverageOptions(cut=cut, collapse=False))
+    found = coverage.matches(QUERY, CoverageOptions(mode="dense", cut=cut, collapse=False))
     assert {reader.article_of(m.row) for m in found} == expected
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
 
 
 def test_the_default_interval_follows_the_range_and_the_response_states_the_cut(coverage: Coverage) -> None:
     result = coverage.count(QUERY, CoverageOptions(cut=CUT))
-    assert result.interval == "week" and result.cut == CUT and "cosine >= 0.5" in result.matching
+    assert (
+        result.interval == "week"
+        and result.cut == CUT
+        and "BM25 share" in result.matching
+        and ">= 0.5" in result.matching
+    )
     january = CoverageOptions(cut=CUT, start=datetime.date(2021, 1, 1), end=datetime.date(2021, 1, 31))
     assert coverage.count(QUERY, january).interval == "day"
 
@@ -131,7 +137,9 @@ def _all_words_oracle(query: str) -> set[str]:
     return {r["id"] for r in records() if wanted <= set(re.findall(r"\w+", f"{r['title']}\n{r['text']}".lower()))}
 
 
-@pytest.mark.parametrize("query", ["avalanche ridge", "harbour ferry budget", "glacier harbour", "the ferry strike"])
+@pytest.mark.parametrize(
+    "query", ["avalanche ridge", "harbour ferry budget", "glacier harbour", "the ferry strike", "report 3 sledges"]
+)
 def test_lexical_mode_counts_articles_holding_every_word_of_the_query(coverage: Coverage, query: str) -> None:
     expected = _all_words_oracle(query)
     assert matched_ids(coverage, query, mode="lexical", collapse=False) == expected
@@ -163,3 +171,43 @@ def test_a_range_making_too_many_buckets_is_refused_before_any_matching(
     decades = CoverageOptions(start=datetime.date(2000, 1, 1), end=datetime.date(2020, 1, 1), interval="day")
     with pytest.raises(TooManyBuckets, match="use interval=week"):
         coverage.count(QUERY, decades)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["every-score", "widened-search"])
+@pytest.mark.parametrize("cut", [0.2, 0.4, CUT, 0.7])
+def test_hybrid_matches_equal_brute_force_over_every_passage_s_cosine_and_bm25_share(
+    coverage: Coverage, reader: IndexReader, cut: float, exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not exact:
+        monkeypatch.setattr(IndexReader, "every_score", lambda *_: None)
+    w = coverage.config.lexical_weight
+    cosines = reader.vectors(range(reader.passages)) @ FakeEncoder().queries([QUERY])[0]
+    bm25 = dict(reader.search_lexical(QUERY, reader.passages))
+    best = max(bm25.values())
+    scores = {row: (1 - w) * cosines[row] + w * bm25.get(row, 0.0) / best for row in range(reader.passages)}
+    expected = {reader.article_of(row) for row, score in scores.items() if score >= cut}
+    found = coverage.matches(QUERY, CoverageOptions(cut=cut, collapse=False))
+    assert {reader.article_of(m.row) for m in found} == expected
+    assert all(
+        m.score == pytest.approx(max(s for r, s in scores.items() if reader.article_of(r) == reader.article_of(m.row)))
+        for m in found
+    )
+
+
+def test_counting_reads_each_match_s_source_from_memory_not_the_passage_store(
+    coverage: Coverage, reader: IndexReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = CoverageOptions(cut=CUT, collapse=False)
+    fetched = Counter(p.source for p, _ in coverage.passages(coverage.matches(QUERY, options)))
+    monkeypatch.setattr(IndexReader, "fetch", lambda *_: pytest.fail("count fetched passages"))
+    result = coverage.count(QUERY, options)
+    assert dict(result.top_sources) == dict(fetched) and sum(fetched.values()) == result.total
+
+
+def test_an_index_without_a_lexical_index_matches_hybrid_by_the_dense_cut(
+    reader: IndexReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "lexical", None)
+    config = CoverageConfig(dense_cut=CUT, hybrid_cut=0.99)
+    result = Coverage(reader, FakeEncoder(), config).count(QUERY, CoverageOptions())
+    assert result.total == len(rescue_ids()) and result.cut == CUT and "cosine >= 0.5" in result.matching

@@ -34,7 +34,7 @@ def test_coverage_answers_the_weekly_series_top_sources_and_what_matching_meant(
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["total"], body["undated"], body["interval"], body["cut"]) == (9, 2, "week", 0.5)
-    assert "cosine >= 0.5" in body["matching"] and "counted once" in body["matching"]
+    assert "BM25 share" in body["matching"] and ">= 0.5" in body["matching"] and "counted once" in body["matching"]
     nonzero = {b["label"]: b["count"] for b in body["series"] if b["count"]}
     assert nonzero == {"2019-W52": 1, "2020-W01": 2, "2020-W53": 2, "2021-W01": 1, "2021-W07": 1}
     assert body["top_sources"][0] == {"source": "Alpine Courier", "articles": 4}

@@ -28,7 +28,7 @@ def test_coverage_prints_the_weekly_series_and_top_sources_as_a_table(
     assert code == 0
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
     assert (rows["2019-W52"], rows["2020-W01"], rows["2020-W53"], rows["2021-W02"]) == ("1", "2", "2", "0")
-    assert (rows["undated"], rows["total"]) == ("2", "9") and "cosine >= 0.5" in out
+    assert (rows["undated"], rows["total"]) == ("2", "9") and "BM25 share" in out and ">= 0.5" in out
     assert "Alpine Courier" in out and out.index("Alpine Courier") < out.index("Valley Post")
 
 

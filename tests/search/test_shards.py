@@ -355,3 +355,26 @@ def test_a_sharded_service_answers_an_article_s_metadata(
     assert found.status_code == 200, found.text
     assert found.json() == open_reader(one).article("ferry-strike")
     assert missing.status_code == 404
+
+
+def test_shards_answer_coverage_s_per_row_questions_as_one_index(
+    one_and_sharded: tuple[Path, list[Path]], closes: Closes
+) -> None:
+    """Each row's source, the rows holding a word and every row's cosine: the same articles as one index."""
+    single, sharded = searchers(*one_and_sharded, closes)
+    one, many = single.reader, sharded.reader
+    rows = range(many.passages)
+    by_article = {p.article_id: p.source for p in one.iter_passages()}
+    assert many.sources_of(rows) == [by_article[many.article_of(r)] for r in rows]
+    for word in ("ferry", "winter", "nowhere"):
+        assert sorted(many.article_of(r) for r in many.rows_holding(word)) == sorted(
+            one.article_of(r) for r in one.rows_holding(word)
+        )
+    vector = FakeEncoder().queries([QUERIES[0]])[0]
+    both = [r.every_score(vector) for r in (one, many)]
+    assert both[0] is not None and both[1] is not None
+    scores = [
+        sorted((r.article_of(row), round(float(s[row]), 5)) for row in range(r.passages))
+        for r, s in zip((one, many), both, strict=True)
+    ]
+    assert scores[0] == scores[1]
