@@ -40,11 +40,14 @@ class ScoresEveryRow(Protocol):
 class CoverageConfig:
     """The tuned values of coverage, chosen on the dev questions by benchmarks/coverage.py (docs/coverage.md)."""
 
-    # hybrid: an article matches when its best passage's (1 - w) * cosine + w * BM25 share is at least hybrid_cut,
-    # the BM25 share being the passage's BM25 over the best BM25 of the query in the whole index (0 to 1).
-    hybrid_cut: float = 0.5775
-    lexical_weight: float = 0.5  # w
-    dense_cut: float = 0.485  # dense: an article matches when its best passage's cosine is at least this
+    # hybrid: an article matches when its best passage's score, (1 - w) * cosine + w * BM25 share (the passage's
+    # BM25 over the query's best BM25 in the whole index, 0 to 1), is at least hybrid_cut and at least
+    # hybrid_relative times the best score of the query in the whole index.
+    hybrid_cut: float = 0.5175
+    hybrid_relative: float = 0.79
+    lexical_weight: float = 0.2  # w
+    dense_cut: float = 0.47  # dense: the same with the cosine alone
+    dense_relative: float = 0.77
     max_buckets: int = 2000  # a series with more intervals is refused, naming a coarser interval
     top_sources: int = 10  # sources listed with their counts
     depth: int = 1000  # the first dense candidate list; widened 4x until a score falls below the cut
@@ -101,7 +104,9 @@ class Coverage:
         if mode == "lexical":
             ranked = self._all_words(query, allowed)
         else:
-            ranked = self._scored(query, allowed, cut, self.config.lexical_weight if mode == "hybrid" else 0.0)
+            ranked = self._scored(
+                query, allowed, (cut, self._relative(o)), self.config.lexical_weight * (mode == "hybrid")
+            )
         ranked = sorted(ranked, key=lambda hit: (-hit[1], hit[0]))  # ties: the earlier row, so counts never flicker
         best = first_per(ranked, lambda hit: self.reader.article_of(hit[0]))
         if o.collapse:
@@ -160,21 +165,31 @@ class Coverage:
             return o.cut
         return self.config.hybrid_cut if self.mode(o) == "hybrid" else self.config.dense_cut
 
-    def _scored(self, query: str, allowed: np.ndarray | None, cut: float, weight: float) -> Ranked:
-        """Every allowed passage whose (1 - weight) * cosine + weight * BM25 share is at least `cut`."""
+    def _relative(self, o: CoverageOptions) -> float:
+        """The share of the query's best score a match needs; none when the request sets its own cut."""
+        if o.cut is not None:
+            return 0.0
+        return self.config.hybrid_relative if self.mode(o) == "hybrid" else self.config.dense_relative
+
+    def _scored(self, query: str, allowed: np.ndarray | None, bar: tuple[float, float], weight: float) -> Ranked:
+        """Every allowed passage whose score, (1 - weight) * cosine + weight * BM25 share, is at least cut and at
+        least relative x the best score over the whole index (unfiltered: a filter never changes what matches)."""
+        cut, relative = bar
         vector = self.encoder.queries([query])
-        scores = self.reader.every_score(vector[0], allowed) if isinstance(self.reader, ScoresEveryRow) else None
+        scores = self.reader.every_score(vector[0]) if isinstance(self.reader, ScoresEveryRow) else None
         if scores is None:  # no flat vectors: the nearest passages, down to the least cosine that could pass
             floor = cut if weight == 0 else (cut - weight) / (1 - weight)
-            cosines = self._widened(vector, allowed, floor)
+            cosines = self._widened(vector, None, floor)
             rows = np.array([row for row, _ in cosines], dtype=np.int64)
             scores = np.full(len(self.reader.row_days), -np.inf, dtype=np.float32)
             scores[rows] = [score for _, score in cosines]
         if weight:
             scores = scores * (1 - weight)
-            ceiling = float(scores.max(initial=-np.inf))  # a passage passes only with share >= (cut - ceiling) / w
-            for row, share in self._bm25_shares(query, (cut - ceiling) / weight):
-                scores[row] += weight * share
+            rows, shares = self._bm25_shares(query, scores, (cut, relative), weight)
+            scores[rows] += weight * shares
+        cut = max(cut, relative * float(scores.max(initial=-np.inf)))
+        if allowed is not None:
+            scores[~allowed] = -np.inf
         rows = np.flatnonzero(scores >= cut)
         return [(int(row), float(scores[row])) for row in rows]
 
@@ -187,17 +202,24 @@ class Coverage:
                 return [(row, score) for row, score in ranked if score >= floor]
             depth *= 4
 
-    def _bm25_shares(self, query: str, floor: float) -> Ranked:
-        """(row, BM25 / the query's best BM25 in the whole index) of every passage whose share is >= floor; over
-        the whole index so that a filter never changes another article's share."""
+    def _bm25_shares(
+        self, query: str, dense: np.ndarray, bar: tuple[float, float], weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and BM25 shares (BM25 over the query's best in the whole index) of every passage that could
+        pass the bar given each row's dense part: the BM25 list is widened 4x until its last share is too low."""
+        cut, relative = bar
+        ceiling = float(dense.max(initial=-np.inf))  # the best dense part: a row passes only with share >= floor
         depth = self.config.depth
         while True:
             ranked = self.reader.search_lexical(query, depth)
-            if not ranked or ranked[0][1] <= 0:
-                return []
-            best = ranked[0][1]
-            if len(ranked) < depth or ranked[-1][1] < floor * best or depth >= self.reader.passages:
-                return [(row, score / best) for row, score in ranked if score >= floor * best]
+            if not ranked or ranked[0][1] <= 0 or ceiling == -np.inf:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            rows = np.array([row for row, _ in ranked], dtype=np.int64)
+            shares = np.array([score for _, score in ranked], dtype=np.float32) / ranked[0][1]
+            top = max(ceiling, float((dense[rows] + weight * shares).max()))  # the best score, up to rows unseen
+            floor = (max(cut, relative * top) - ceiling) / weight
+            if len(ranked) < depth or shares[-1] < floor or depth >= self.reader.passages:
+                return rows, shares
             depth *= 4
 
     def _all_words(self, query: str, allowed: np.ndarray | None) -> Ranked:
