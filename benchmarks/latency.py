@@ -6,6 +6,8 @@ Queries are RealTimeQA's dev questions (question2article; `--split`), one at a t
 warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
 client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
 Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
+Over HTTP, GET /coverage (no filters, default mode) is timed for the same queries (`http_coverage` rows), and one
+streamed export of every article (/coverage.csv with cut=-1 and collapse=false) gives the export's rows per second.
 """
 
 from __future__ import annotations
@@ -206,6 +208,40 @@ def measure_http(url: str, queries: Sequence[str], repeat: int, k: int, mode: Mo
     return samples
 
 
+def measure_coverage(url: str, queries: Sequence[str], repeat: int) -> dict[str, list[float]]:
+    """GET /coverage (no filters, the default mode and interval) for the same queries: client time and `took_ms`."""
+    import httpx
+
+    samples: dict[str, list[float]] = {"http_coverage": [], "http_coverage_server_took": []}
+    with httpx.Client(base_url=url, timeout=60.0) as client:
+        for n, query in enumerate([*queries[:WARMUP], *(q for _ in range(repeat) for q in queries)]):
+            t0 = time.perf_counter()
+            response = client.get("/coverage", params={"q": query})
+            elapsed = (time.perf_counter() - t0) * 1e3
+            if response.status_code != 200:
+                raise RuntimeError(f"GET /coverage answered {response.status_code}: {response.text[:300]}")
+            if n >= min(WARMUP, len(queries)):
+                samples["http_coverage"].append(elapsed)
+                samples["http_coverage_server_took"].append(float(response.json()["took_ms"]))
+    return samples
+
+
+def measure_export(url: str, query: str) -> dict[str, Any]:
+    """The whole index as one streamed CSV export (cut -1 and collapse=false: every article matches), rows/s."""
+    import httpx
+
+    params = {"q": query, "cut": -1, "collapse": "false"}
+    t0 = time.perf_counter()
+    rows = -1  # the header line
+    with httpx.Client(base_url=url, timeout=600.0) as client, client.stream("GET", "/coverage.csv", params=params) as r:
+        if r.status_code != 200:
+            raise RuntimeError(f"GET /coverage.csv answered {r.status_code}")
+        for chunk in r.iter_text():
+            rows += chunk.count("\n")
+    seconds = time.perf_counter() - t0
+    return {"query": query, "rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds)}
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--index", type=Path, required=True, help="index folder (holding current/)")
@@ -259,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         searcher.close()  # free the model before the server loads its own
     server_start_s = None
     concurrent: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
     memory: dict[str, float] = {}
     if not args.no_http:
         try:
@@ -266,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with serving(args.index, args.threads) as (url, pid):
                 server_start_s = round(time.perf_counter() - t0, 2)
                 samples |= measure_http(url, queries, args.repeat, args.k, mode)
+                samples |= measure_coverage(url, queries, args.repeat)
+                export = measure_export(url, queries[0])
                 if args.concurrency:
                     concurrent = measure_concurrent(url, queries, args.concurrency, args.seconds, args.k, mode)
                 memory = resident_mb(pid)
@@ -288,12 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{concurrent['qps']} queries/s, {concurrent['failed']} failed of {concurrent['requests']}; "
             f"p50 {lat['p50']} ms, p99 {lat['p99']} ms"
         )
+    if export:
+        print(f"export: {export['rows']} rows of /coverage.csv in {export['seconds']} s: {export['rows_per_s']} rows/s")
     if memory:
         print(f"server resident memory: {memory.get('rss_mb')} MB (peak {memory.get('peak_rss_mb')} MB)")
     report: dict[str, Any] = {
         "benchmark": "latency",
         "vector_recall@10": recall,
         "concurrent_http": concurrent,
+        "coverage_export": export,
         "server_memory": memory,
         **index_facts(searcher, args.index),
         "mode": mode,
