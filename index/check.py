@@ -8,7 +8,7 @@ from pathlib import Path
 from index import lexical
 from index import vectors as vecs
 from index.errors import StoreError
-from index.generations import LEXICAL, MANIFEST, VECTORS, resolve_generation, sha256
+from index.generations import LEXICAL, MANIFEST, VECTORS, resolve_generation, sha256, vector_files
 from index.manifest import Manifest
 from index.passages import first_few, store_problems
 
@@ -34,7 +34,7 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
 
     ntotal = None
     try:
-        index = vecs.read(generation / VECTORS)
+        index = vecs.read_parts([generation / name for name in vector_files(manifest.files)])
         ntotal = vecs.count(index)
         if ntotal != want_vectors:
             problems.append(f"{VECTORS}: {ntotal:,} vectors, the manifest says {want_vectors:,}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import shutil
 from collections.abc import Sequence
@@ -34,10 +35,13 @@ from index.generations import (
     committing,
     data_files,
     file_entries,
+    first_row,
     new_generation,
     publish,
     release_write_lock,
     resolve_generation,
+    vector_files,
+    vector_part,
 )
 from index.manifest import Counts, LexicalMeta, Manifest
 from index.passages import PassageStore
@@ -66,15 +70,21 @@ class IndexEditor:
             self.gen_id, self.tmp = new_generation(self.index_dir)
             self._store = PassageStore.copy(self.base / STORE, self.tmp / STORE)
             self._copy_lexical()
-            self.vectors = vecs.read(self.base / VECTORS)
-            self.dim = vecs.dim(self.vectors)
+            self._parts = vector_files(self.manifest.files)
+            self.dim = self.manifest.dim
             meta = self.manifest.lexical
             self._lexical = lexical.LexicalEditor(self.tmp / LEXICAL) if meta and meta.editable else None
         except BaseException:
             self.abort()
             raise
-        self.base_rows = self.next_row = vecs.count(self.vectors)
+        self.base_rows = self.next_row = self.manifest.counts.vectors
+        self._new: list[np.ndarray] = []  # the vectors added, in row order from base_rows
         self.added = self.deleted = 0
+
+    @functools.cached_property
+    def vectors(self) -> Any:
+        """The base's vectors, read only when an update reuses some (an add or a delete never reads them)."""
+        return vecs.read_parts([self.base / name for name in self._parts])
 
     def _copy_lexical(self) -> None:
         source = self.base / LEXICAL
@@ -123,7 +133,7 @@ class IndexEditor:
             raise ValueError("one vector per passage")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         self._store.add(article, self.next_row, passages)
-        self.vectors.add(vectors)
+        self._new.append(vectors)
         if self._lexical is not None:
             for i, p in enumerate(passages):
                 self._lexical.add(self.next_row + i, article.title, p.text)
@@ -138,11 +148,8 @@ class IndexEditor:
             articles, passages = self._store.counts()
             lexical_meta = self._commit_lexical(passages)
             self._store.close()
-            ntotal = vecs.count(self.vectors)
-            if ntotal == self.base_rows:
-                _link(self.base / VECTORS, self.tmp / VECTORS)  # nothing added: the same bytes, shared
-            else:
-                vecs.write(self.vectors, self.tmp / VECTORS)
+            self._write_vectors()
+            ntotal = self.next_row
             manifest = Manifest.create(
                 self.manifest.origin,
                 generation=self.gen_id,
@@ -155,6 +162,22 @@ class IndexEditor:
                 update={**update, "base": self.base.name},
             )
             return publish(self.index_dir, self.tmp, manifest)
+
+    def _write_vectors(self) -> None:
+        """Share the base's vector files (hard links); the added vectors become a new part, folded with the newest
+        parts as `vecs.merge_plan` says: only the parts it folds are read and their index rebuilt."""
+        assert self.tmp is not None
+        sizes = np.diff([*map(first_row, self._parts), self.base_rows]).tolist()
+        keep = len(self._parts)
+        if self._new:
+            keep -= vecs.merge_plan([*sizes, self.next_row - self.base_rows]) - 1
+            folded = [vecs.read(self.base / name) for name in self._parts[keep:]]
+            matrix = np.concatenate([*(part.reconstruct_n(0, vecs.count(part)) for part in folded), *self._new])
+            first = self.next_row - len(matrix)
+            spec = self.manifest.index.type if first == 0 else vecs.choose_spec(len(matrix))
+            vecs.write(vecs.build(matrix, spec), self.tmp / (VECTORS if first == 0 else vector_part(first)))
+        for name in self._parts[:keep]:
+            _link(self.base / name, self.tmp / name)  # unchanged: the same bytes, shared
 
     def _commit_lexical(self, passages: int) -> LexicalMeta | None:
         """Finish the lexical index (an older layout is rebuilt once in today's); its manifest entry."""

@@ -3,6 +3,7 @@
     <index>/current -> generations/<id>     symlink, swapped atomically when a build commits
     <index>/generations/<id>/passages.sqlite3   articles and passages (text, offsets, metadata)
     <index>/generations/<id>/vectors.faiss      one vector per passage; FAISS row == passages.row
+    <index>/generations/<id>/vectors-<row>.faiss  the vectors adds appended, from that row on (hard-linked onward)
     <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text, one field; its row == passages.row
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
@@ -156,9 +157,25 @@ def lexical_files(folder: Path) -> list[str]:
     return sorted(str(f.relative_to(folder)) for f in (folder / LEXICAL).rglob("*") if f.is_file())
 
 
+def vector_part(first_row: int) -> str:
+    """The file of the vectors an add appended, from `first_row` on (vectors.faiss holds the rows before)."""
+    return f"vectors-{first_row:012d}.faiss"
+
+
+def first_row(vector_file: str) -> int:
+    """The first row a vector file holds (0 for vectors.faiss)."""
+    return 0 if vector_file == VECTORS else int(vector_file.removeprefix("vectors-").removesuffix(".faiss"))
+
+
+def vector_files(names: Iterable[str]) -> list[str]:
+    """The vector files among a generation's file names (its manifest's, or its folder's), in row order: the
+    build's, then each part adds wrote."""
+    return [VECTORS, *sorted(n for n in names if n.startswith("vectors-") and n.endswith(".faiss"))]
+
+
 def data_files(folder: Path) -> list[str]:
     """Every file a generation's manifest lists: the store, the vectors and the lexical index's files."""
-    return [STORE, VECTORS, *lexical_files(folder)]
+    return [STORE, *vector_files(f.name for f in folder.iterdir()), *lexical_files(folder)]
 
 
 def file_entries(

@@ -21,7 +21,7 @@ import numpy as np
 from index import lexical
 from index import vectors as vecs
 from index.errors import IndexCorrupt
-from index.generations import LEXICAL, REBUILD, STORE, VECTORS, check_files, lease, resolve_generation
+from index.generations import LEXICAL, REBUILD, STORE, check_files, lease, resolve_generation, vector_files
 from index.manifest import Manifest
 from index.passages import ArticleInfo, PassageStore, StoredPassage
 from index.rows import EPOCH, NO_DAY, RowTable
@@ -82,9 +82,9 @@ class IndexReader:
     def _load_vectors(self) -> Any:
         """The vector index, refused unless its size and dimension and the store's agree with the manifest."""
         try:
-            index = vecs.read(self.generation / VECTORS)
+            index = vecs.read_parts([self.generation / name for name in vector_files(self.manifest.files)])
         except RuntimeError as exc:
-            raise IndexCorrupt(f"{self.generation / VECTORS} is unreadable ({exc}); {REBUILD}") from exc
+            raise IndexCorrupt(f"{self.generation}: a vector file is unreadable ({exc}); {REBUILD}") from exc
         counts = self.manifest.counts
         stored = self._db().counts()[1]
         ntotal = vecs.count(index)

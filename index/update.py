@@ -23,7 +23,7 @@ from index.cache import EmbeddingCache
 from index.edit import IndexEditor
 from index.embed import Encoder
 from index.errors import BuildFailed, ModelMismatch
-from index.generations import STORE, resolve_generation
+from index.generations import STORE, resolve_generation, vector_files
 from index.intake import Intake, bad_input
 from index.manifest import Manifest, versions
 from index.passages import PassageStore, unchanged_articles
@@ -229,13 +229,15 @@ def delete_articles(index_dir: Path, article_ids: Sequence[str], wait: float | N
 
 
 def compact(index_dir: Path, index_spec: str | None = None, wait: float | None = None) -> UpdateReport:
-    """Rewrite the live generation without its deleted rows (rows renumbered 0..n-1, vector index rebuilt).
+    """Rewrite the live generation without its deleted rows (rows renumbered 0..n-1, vector index rebuilt as one
+    file, whatever parts adds left).
 
     `index_spec` None keeps the index type; "auto" re-chooses it for the new size."""
     started = time.perf_counter()
     report = UpdateReport()
     live = Manifest.read(resolve_generation(Path(index_dir)))
-    if not live.counts.deleted and index_spec in (None, live.index.type):
+    one_file = len(vector_files(live.files)) == 1
+    if not live.counts.deleted and one_file and index_spec in (None, live.index.type):
         return report  # nothing to drop, nothing to change: no new generation
     writer = IndexWriter(index_dir, live.dim, wait=wait)  # the lock first, then the live generation: no lost update
     try:

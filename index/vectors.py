@@ -2,6 +2,10 @@
 
 Vectors are L2-normalised, so inner product is cosine similarity and higher is better. A FAISS row is the
 passage's row in the passage store; rows never leave the index package.
+
+An index that grew by adds keeps its vectors in parts (`Parts`): the first from the build, then one per add,
+each a FAISS index of consecutive rows, searched together and merged exactly; `merge_plan` says which newest
+parts an add folds into one (log-structured, so a vector is rewritten O(log n) times, not on every add).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ def search(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | None =
     `allowed` (a bool per row) restricts the search inside FAISS (an ID selector), so a selective filter still
     finds the best k rows that pass it instead of filtering a fixed top-k afterwards.
     """
+    if isinstance(index, Parts):
+        return index.search(queries, k, allowed)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
     graph = isinstance(index, faiss.IndexHNSW)
@@ -102,6 +108,9 @@ def _exact_subset(index: Any, queries: np.ndarray, k: int, rows: np.ndarray) -> 
 def every_score(index: Any, query: np.ndarray) -> np.ndarray | None:
     """The inner product of one query vector with every stored vector (exact: one matrix product over the flat
     vectors Flat and HNSW indexes keep, read in place); None for an index that keeps no flat vectors."""
+    if isinstance(index, Parts):
+        found = [every_score(part, query) for part in index.parts]
+        return None if any(f is None for f in found) else np.concatenate(found)  # type: ignore[arg-type]
     flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
     if not isinstance(flat, faiss.IndexFlat):
         return None
@@ -110,6 +119,8 @@ def every_score(index: Any, query: np.ndarray) -> np.ndarray | None:
 
 
 def is_exact(index: Any) -> bool:
+    if isinstance(index, Parts):
+        return all(map(is_exact, index.parts))
     return not isinstance(index, faiss.IndexHNSW)
 
 
@@ -119,3 +130,60 @@ def count(index: Any) -> int:
 
 def dim(index: Any) -> int:
     return int(index.d)
+
+
+# An add's new part is folded into the part before it while that one is at most this many times its size: parts
+# grow geometrically, so there are O(log n) of them and each vector is rewritten O(log n) times.
+MERGE_FACTOR = 4
+
+
+def read_parts(paths: list[Path]) -> Any:
+    """The vector files of a generation, in row order, as one index (a single file: its FAISS index itself)."""
+    parts = [read(p) for p in paths]
+    return parts[0] if len(parts) == 1 else Parts(parts)
+
+
+def merge_plan(sizes: list[int]) -> int:
+    """How many of the newest parts (of `sizes` vectors, in row order, the newest last) to fold into one."""
+    n = 1
+    while n < len(sizes) and sizes[-n - 1] <= MERGE_FACTOR * sum(sizes[-n:]):
+        n += 1
+    return n
+
+
+class Parts:
+    """FAISS indexes of consecutive rows searched as one: a part's rows follow the rows of the parts before it.
+    Search is exact over the parts (each part's top k, merged: the best k of the union), as exact as each part."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [count(p) for p in parts]).tolist()
+        self.d = dim(parts[0])
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.offsets[-1])
+
+    def _part(self, row: int) -> tuple[Any, int]:
+        i = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        return self.parts[i], row - self.offsets[i]
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        part, local = self._part(int(row))
+        return part.reconstruct(local)
+
+    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
+        return self.reconstruct_batch(np.arange(start, start + n))
+
+    def reconstruct_batch(self, rows: np.ndarray) -> np.ndarray:
+        return np.stack([self.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.d), np.float32)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        found_scores, found_rows = [], []
+        for part, start, end in zip(self.parts, self.offsets, self.offsets[1:], strict=False):
+            scores, rows = search(part, queries, k, None if allowed is None else allowed[start:end])
+            found_scores.append(np.where(rows >= 0, scores, -np.inf))
+            found_rows.append(np.where(rows >= 0, rows + start, -1))
+        scores, rows = np.concatenate(found_scores, axis=1), np.concatenate(found_rows, axis=1)
+        best = np.stack([np.lexsort((r, -s))[:k] for s, r in zip(scores, rows, strict=True)])
+        return np.take_along_axis(scores, best, axis=1), np.take_along_axis(rows, best, axis=1)

@@ -1,6 +1,6 @@
 """A build or add in its own process, with the fake encoder, that can SIGKILL itself at its Nth file operation.
 
-    python -m tests.crash_worker build|add|delete INDEX [INPUT...] [--kill-at N] [--delete ID]...
+    python -m tests.crash_worker build|add|add-small|delete INDEX [INPUT...] [--kill-at N] [--delete ID]...
 
 Every call that moves data to disk on the way to a new generation (copy, hard link, fsync, rename, replace,
 symlink, vector and lexical writes) is counted; with --kill-at N the process kills itself (SIGKILL: no cleanup,
@@ -35,7 +35,7 @@ def _counted(fn: Callable[..., Any], kill_at: int | None) -> Callable[..., Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=("build", "add", "delete"))
+    parser.add_argument("command", choices=("build", "add", "add-small", "delete"))  # add-small: an add too
     parser.add_argument("index")
     parser.add_argument("inputs", nargs="*")
     parser.add_argument("--kill-at", type=int, default=None)

@@ -25,14 +25,17 @@ OLD = {r["id"] for r in RECORDS[:40]}
 DELETED = RECORDS[1]["id"]
 NEW = (OLD | {r["id"] for r in RECORDS[40:]}) - {DELETED}
 REBUILT = {r["id"] for r in RECORDS}
+ONE_MORE = OLD | {RECORDS[40]["id"]}  # add-small: one article, written as a new vector part beside the build's
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the first 40 articles, and the inputs: a.jsonl (those 40), b.jsonl (20 more)."""
+    """An index of the first 40 articles, and the inputs: a.jsonl (those 40), b.jsonl (20 more), c.jsonl (the
+    first of those 20)."""
     root = tmp_path_factory.mktemp("crash")
     write_jsonl(root / "a.jsonl", RECORDS[:40])
     write_jsonl(root / "b.jsonl", RECORDS[40:])
+    write_jsonl(root / "c.jsonl", RECORDS[40:41])
     fake_build([root / "a.jsonl"], root / "index")
     return root
 
@@ -54,6 +57,8 @@ def job(command: str, base: Path) -> tuple[list[Path], ...]:
         return ([base / "a.jsonl", base / "b.jsonl"],)
     if command == "delete":
         return ([], ["--delete", DELETED])  # type: ignore[return-value]
+    if command == "add-small":
+        return ([base / "c.jsonl"],)
     return ([base / "b.jsonl"], ["--delete", DELETED])  # type: ignore[return-value]
 
 
@@ -91,7 +96,7 @@ def assert_crash_then_recovery(command: str, index: Path, base: Path, process: s
     out, err = process.communicate(timeout=120)
     after = served_state(index)
     if process.returncode == -signal.SIGKILL:
-        done = {"add": NEW, "delete": OLD - {DELETED}, "build": REBUILT}[command]
+        done = {"add": NEW, "add-small": ONE_MORE, "delete": OLD - {DELETED}, "build": REBUILT}[command]
         assert after in ({*OLD}, done), "a mix of old and new state"
     else:
         assert process.returncode == 0, err
@@ -109,7 +114,7 @@ def kill_points(n: int, sample: int | None) -> list[int]:
     return sorted(random.Random(n).sample(points, sample))
 
 
-@pytest.mark.parametrize("command", ["build", "add", "delete"])
+@pytest.mark.parametrize("command", ["build", "add", "add-small", "delete"])
 def test_a_writer_killed_at_sampled_file_operations_leaves_a_sound_index(
     command: str, base: Path, tmp_path: Path
 ) -> None:
@@ -120,7 +125,7 @@ def test_a_writer_killed_at_sampled_file_operations_leaves_a_sound_index(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["build", "add", "delete"])
+@pytest.mark.parametrize("command", ["build", "add", "add-small", "delete"])
 def test_a_writer_killed_at_every_file_operation_leaves_a_sound_index(command: str, base: Path, tmp_path: Path) -> None:
     n = steps_of(command, base, tmp_path)
     killed = 0
