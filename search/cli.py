@@ -124,8 +124,9 @@ def _query(args: argparse.Namespace) -> int:
     if args.json:
         print(response.model_dump_json(indent=2, by_alias=True))
         return 0
-    if response.understood:
-        print(f"understood: {response.understood.model_dump_json(by_alias=True)}")
+    u = response.understood
+    if u and (u.time or u.phrases):  # what was read in the query (docs/queries.md); --no-interpret turns it off
+        print(f"understood: {u.model_dump_json(by_alias=True)}")
     for hit in response.hits:
         more = f"  (+{hit.more} more passages)" if hit.more else ""
         print(f"{hit.rank:>3}. {hit.score:.3f}  {hit.title}  [{hit.source or '-'}, {hit.date or 'undated'}]{more}")

@@ -31,6 +31,10 @@ _OPENERS = frozenset(_OPENER_WORDS.split())
 _JOINER_WORDS = "of the and for de la von van du del da & on"
 _JOINERS = frozenset(_JOINER_WORDS.split())  # inside a name: Bank of America
 MAX_PHRASES = 4
+# Capitalised names are read in keyword-length queries, where a common word of a name ("New START") would
+# otherwise count as itself; in a longer sentence BM25 over its many words finds the names as well, and phrase
+# matches of names with their titles ("Democrat John Fetterman") cost more than they gain (docs/queries.md).
+NAME_MAX_WORDS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,8 @@ def phrases_of(text: str) -> list[str]:
         phrase = " ".join((m.group(1) or m.group(2)).split())
         if len(phrase.split()) > 1:
             found.append(phrase)
-    for name in _names(_QUOTED.sub(" , ", text)):
+    unquoted = _QUOTED.sub(" , ", text)
+    for name in _names(unquoted) if len(unquoted.split()) <= NAME_MAX_WORDS else []:
         if name not in found:
             found.append(name)
     return found[:MAX_PHRASES]

@@ -44,6 +44,7 @@ class RankingConfig:
     phrase_slop: int = 0  # other words allowed inside a phrase match
     pair_boost: float = 0.0  # weight of a match of two adjacent query words (sequential dependence; 0 = off)
     pair_slop: int = 1  # ... with this many other words allowed between them
+    name_weight: float = 0.25  # added to relevance (0..1) for a passage holding the query's phrases verbatim
     period_weight: float = 1.0  # prior added to relevance (0..1) for an article dated in the query's period
     period_after_days: float = 7.0  # ... halving every this many days after the period's end
     period_before_days: float = 7.0  # ... and every this many days before its start (0: nothing before it counts)
@@ -86,7 +87,7 @@ class SearchOptions:
     sort: Sort = "relevance"
     collapse: bool = True
     highlight: bool = True
-    interpret: bool = False  # read time and phrases in the query (search/interpret.py)
+    interpret: bool = True  # read time and phrases in the query (search/interpret.py)
     ignore: tuple[str, ...] = ()  # parts of the interpretation the user removed: "time", or a phrase
 
     @classmethod

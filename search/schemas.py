@@ -82,7 +82,7 @@ class SearchRequest(QueryRequest):
     )
     highlight: bool = Field(default=True, description="mark the query's words and best sentences of each passage")
     interpret: bool = Field(
-        default=False,
+        default=True,
         description="read the query's time ('October 2022', 'last week') and phrases ('New START'): docs/queries.md",
     )
     ignore: list[Annotated[str, Field(max_length=200)]] | None = Field(

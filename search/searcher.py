@@ -21,9 +21,9 @@ from index.errors import ModelMismatch, NoLexicalIndex, NoReranker
 from index.lexical import LexicalQuery, Proximity
 from index.passages import ArticleInfo, StoredPassage
 from index.reader import IndexReader
-from index.rows import EPOCH, NO_DAY
+from index.rows import NO_DAY
 from search import highlight as hl
-from search import ranking
+from search import interpreted, ranking
 from search.interpret import Understood, interpret
 from search.options import (
     DEFAULT_OPTIONS,
@@ -168,7 +168,7 @@ class Searcher(Generic[R]):
             end = o.as_of if end is None else min(end, o.as_of)
         age = self.reader.age_in_days(o.as_of or end or datetime.date.today())
         understood = interpret(query, o.as_of or datetime.date.today(), o.ignore) if o.interpret else None
-        text, words = self._query_forms(query, understood)
+        text, words = interpreted.query_forms(query, understood, c)
         if o.interpret:
             laps.lap("interpret")
         allowed = self._allowed(o.start, end, o.sources, o.article)
@@ -178,7 +178,8 @@ class Searcher(Generic[R]):
             grouped = self._rerank(self.reranker, text, grouped, want)
             laps.lap("rerank")
         if understood and understood.time and c.period_weight > 0:
-            grouped = ranking.with_prior(grouped, self._time_prior(understood, age, recency, half_life))
+            prior = interpreted.time_prior(understood, self.reader.row_days, age, recency, half_life, c)
+            grouped = ranking.with_prior(grouped, prior)
             laps.lap("recency")
         elif recency > 0:
             grouped = ranking.recency_boost(grouped, age, recency, half_life)
@@ -187,30 +188,6 @@ class Searcher(Generic[R]):
         result = self._page(text, o, grouped, found, collapse, laps)
         result.query, result.understood = query, understood
         return result
-
-    def _query_forms(self, query: str, understood: Understood | None) -> tuple[str, LexicalQuery]:
-        """The text the encoder reads and the query BM25 runs: the query as typed, or less its time words and
-        with its phrases and word order counted (interpret=true)."""
-        if understood is None:
-            return query, query
-        c = self.config
-        text = understood.text if c.drop_time_words else query
-        return text, Proximity(text, understood.phrases, c.phrase_boost, c.phrase_slop, c.pair_boost, c.pair_slop)
-
-    def _time_prior(
-        self, understood: Understood, age: AgeOf, recency: float, half_life: float
-    ) -> Callable[[int], float]:
-        """A row's prior: recency (as recency_boost) plus period_weight for a date in the query's period."""
-        assert understood.time is not None
-        c, days = self.config, self.reader.row_days
-        start, end = ((d - EPOCH).days for d in (understood.time.start, understood.time.end))
-
-        def prior(row: int) -> float:
-            day = None if days[row] == NO_DAY else int(days[row])
-            in_period = ranking.period_prior(day, start, end, c.period_after_days, c.period_before_days)
-            return recency * ranking.recency_prior(age(row), half_life) + c.period_weight * in_period
-
-        return prior
 
     def _allowed(
         self,
@@ -258,7 +235,7 @@ class Searcher(Generic[R]):
             if o.mode != "dense":
                 lexical = self.reader.search_lexical(words, depth, allowed)
                 laps.lap("lexical")
-            grouped = self._fuse(dense, lexical, o, age, recency, half_life)
+            grouped = self._fuse(dense, lexical, o, age, recency, half_life, words)
             laps.lap("fuse")
             # Long articles fill the candidate lists with their passages: widen until k articles are found or
             # the retrievers have nothing more to give (a filter is applied inside them, never after).
@@ -276,8 +253,10 @@ class Searcher(Generic[R]):
         age: AgeOf,
         recency: float,
         half_life: float,
+        words: LexicalQuery,
     ) -> Grouped:
-        """The candidates fused (hybrid) and grouped by article (group=article), with the passage each shows."""
+        """The candidates fused (hybrid) and grouped by article (group=article), with the passage each shows;
+        a candidate holding the query's acronym names verbatim gains `name_weight` (interpret=true)."""
         c = self.config
         if o.mode == "hybrid":
             weight = o.dense_weight
@@ -287,11 +266,18 @@ class Searcher(Generic[R]):
             fused = ranking.fuse(dense, lexical, c.fusion if o.fusion is None else o.fusion, weight)
         else:
             fused = dense or lexical
+        shares: dict[int, float] = {}
+        names = [p for p in words.phrases if interpreted.cased(p)] if isinstance(words, Proximity) else []
+        if names and c.name_weight > 0:
+            texts = [f"{p.title}\n{p.text}" for p in self.reader.fetch([row for row, _ in fused])]
+            shares = dict(zip([row for row, _ in fused], interpreted.name_shares(texts, names), strict=True))
+            fused = interpreted.with_names(fused, shares, c.name_weight)
         if o.group != "article":
             return [(row, score, 0) for row, score in fused]
         grouped = ranking.group_best(fused, self.reader.article_of)
         if o.mode == "hybrid":
             choice = dict(ranking.fuse(dense, lexical, "minmax", c.passage_choice_dense_weight))
+            choice = {row: score + c.name_weight * shares.get(row, 0.0) for row, score in choice.items()}
             choice = ranking.lede_prior(choice, self._place, c.lede_weight)
             grouped = ranking.pick_passages(grouped, fused, self.reader.article_of, choice)
         return grouped

@@ -29,6 +29,9 @@ _SEASONS = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 1
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "q1": 1, "q2": 2, "q3": 3, "q4": 4}
 # Words before a time expression that belong to it ("in October 2022"): removed from the query with it.
 _LEAD = re.compile(r"(?:\b(?:in|on|during|since|from|of|at|by|around|for)\s+)$", re.IGNORECASE)
+# A year alone names the period sought in a keyword search ("Oscars 2024 winners"); in a longer sentence it is
+# mostly context ("Ginsburg, who died in 2020, ..."): read only in queries of at most this many words.
+BARE_YEAR_MAX_WORDS = 8
 # A year alone is a number when a count word comes before it ("more than 2000") or a counted noun after it.
 _COUNT_BEFORE = re.compile(
     r"\b(?:than|about|nearly|over|some|almost|around|roughly|approximately|least|up to)\s+$", re.I
@@ -164,6 +167,8 @@ def _year(m: re.Match[str], ref: Day) -> tuple[Day, Day] | None:
 def _bare_year(m: re.Match[str], ref: Day) -> tuple[Day, Day] | None:
     if _COUNT_BEFORE.search(m.string, 0, m.start()) or _COUNTED_AFTER.match(m.string, m.end()):
         return None
+    if len(m.string.split()) > BARE_YEAR_MAX_WORDS:
+        return None  # in a sentence a year is mostly context ("who died in 2020"), not the period asked about
     return _year(m, ref)
 
 
