@@ -64,6 +64,11 @@ def measure_searcher(
             for stage, ms in result.timings_ms.items():
                 samples.setdefault(stage, []).append(ms)
             samples.setdefault("searcher", []).append(total)
+            # The same search without query interpretation, right after: what reading time and phrases costs
+            # in all (the `interpret` stage is the reading alone; the phrase checks fall in `fuse`).
+            t0 = time.perf_counter()
+            searcher.search(query, SearchOptions(k=k, mode=mode, interpret=False))
+            samples.setdefault("searcher interpret=false", []).append((time.perf_counter() - t0) * 1e3)
     return samples
 
 
