@@ -9,11 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from index.articles import input_files
+from index.embed import DTYPE_PATHS, PASSAGE_PATHS
 from index.errors import InputError, ModelError, StoreError
 from index.generations import DEFAULT_INDEX
 from index.intake import SHOW_PROBLEMS, bad_input
 
 WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
+DTYPE_CHOICES = (*PASSAGE_PATHS, *DTYPE_PATHS)
+DTYPE_HELP = (
+    "passage encoding path; auto (default) = the fastest for this CPU whose vectors agree with fp32 "
+    "(docs/encoding.md); float32 and bfloat16 are torch-fp32 and torch-bf16"
+)
 INPUTS_HELP = "files or folders: .jsonl/.csv/.txt/.html (optionally .gz/.xz), .warc/.warc.gz"
 
 
@@ -28,7 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("inputs", nargs="+", help=INPUTS_HELP)
     add.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     add.add_argument("--delete", action="append", default=[], metavar="ID", help="also delete this article id")
-    add.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
+    add.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default=None,
+        help="passage encoding path (as for build); default: the one the index's vectors came from, else auto",
+    )
     add.add_argument("--cache", default=None, help="embedding cache file (default ~/.cache/dateline/...)")
     add.add_argument("--no-cache", action="store_true")
     add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
@@ -68,12 +79,7 @@ def _build_arguments(build: argparse.ArgumentParser) -> None:
     build.add_argument("inputs", nargs="+", help=INPUTS_HELP)
     build.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     build.add_argument("--model", default=None, help="model name or sentence-transformers folder (default MiniLM)")
-    build.add_argument(
-        "--dtype",
-        choices=("auto", "float32", "bfloat16"),
-        default="auto",
-        help="passage embedding dtype; auto = bf16 where the CPU has it and it agrees with fp32",
-    )
+    build.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help=DTYPE_HELP)
     build.add_argument("--max-tokens", type=int, default=None, help="passage window incl. title (default: model limit)")
     build.add_argument("--overlap-tokens", type=int, default=48, help="sentences repeated between windows (tokens)")
     build.add_argument(
@@ -178,7 +184,9 @@ def _build(args: argparse.Namespace) -> int:
         return 2
     settings = SplitSettings(max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens)
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
-    print(f"model {encoder.info.name} ({encoder.info.dim}-d, {encoder.dtype}), writing {args.index}", file=sys.stderr)
+    print(
+        f"model {encoder.info.name} ({encoder.info.dim}-d, {encoder.passages}), writing {args.index}", file=sys.stderr
+    )
     common = {
         "index_spec": args.index_type,
         "strict": args.strict,
@@ -235,8 +243,14 @@ def _add(args: argparse.Namespace) -> int:
 
     input_files(args.inputs)
     built = Manifest.read(resolve_generation(Path(args.index))).model
+    spec, recorded = model_spec(built.name, built.path), built.passages or built.dtype
     try:
-        encoder = Encoder(model_spec(built.name, built.path), dtype=args.dtype)
+        try:  # the index's own path: its vectors stay alike and the cache keeps serving them
+            encoder = Encoder(spec, dtype=args.dtype or recorded or "auto")
+        except ModelError:
+            if args.dtype or not recorded:
+                raise
+            encoder = Encoder(spec, dtype="auto")  # that path can't run on this machine
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

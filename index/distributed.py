@@ -144,7 +144,7 @@ def embed_batch(batch: dict[str, np.ndarray], encoder: Encoder, batch_size: int,
         **batch,
         "vectors": per_row,
         "embed_seconds": share,
-        "model": [f"{encoder.info.fingerprint}/{encoder.dtype}"] * rows,
+        "model": [encoder.info.cache_key] * rows,  # the weights and the passage path: what made the vectors
         "node": [node] * rows,
     }
 
@@ -264,7 +264,7 @@ def _pipeline(
         EmbedStage,
         fn_constructor_kwargs={
             "model": model,
-            "dtype": encoder.dtype,
+            "dtype": encoder.info.passages or encoder.dtype,  # the driver's path, so every actor embeds alike
             "threads": max(1, int(options.cpus_per_actor)),
             "batch_size": batch_size,
         },
@@ -333,7 +333,7 @@ def _record_of(row: dict[str, Any]) -> Record:
 
 def _embedded(row: dict[str, Any], article: Article, encoder: Encoder) -> tuple[list[Passage], np.ndarray]:
     """An article row's passages and their vectors; refused when a worker embedded with another model."""
-    expected_model = f"{encoder.info.fingerprint}/{encoder.dtype}"
+    expected_model = encoder.info.cache_key
     if row["model"] != expected_model:
         raise BuildFailed(
             f"a worker embedded with model {row['model']}, the driver has {expected_model}: install the "

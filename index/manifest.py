@@ -47,6 +47,7 @@ class ModelRecord:
     dim: int | None = None
     max_tokens: int | None = None
     dtype: str | None = None  # absent in manifests from before the dtype was recorded
+    passages: str | None = None  # the passage path that made the vectors (index/embed.py); absent before paths
 
     @classmethod
     def from_json(cls, found: Mapping[str, Any]) -> ModelRecord:

@@ -60,7 +60,12 @@ class FakeEncoder:
     """
 
     def __init__(
-        self, dim: int = 32, max_tokens: int = 128, fingerprint: str = "fake-words-0001", dtype: str = "float32"
+        self,
+        dim: int = 32,
+        max_tokens: int = 128,
+        fingerprint: str = "fake-words-0001",
+        dtype: str = "float32",
+        passages: str = "",
     ) -> None:
         self.info = ModelInfo(
             name="fake-hashed-words",
@@ -69,8 +74,9 @@ class FakeEncoder:
             dim=dim,
             max_tokens=max_tokens,
             dtype=dtype,
+            passages=passages,
         )
-        self.dtype = dtype
+        self.dtype, self.passages = dtype, passages
         self.documents_embedded = 0
 
     @property
@@ -109,6 +115,7 @@ class FakeEncoder:
             "dim": self.info.dim,
             "max_tokens": self.info.max_tokens,
             "dtype": self.info.dtype,
+            **({"passages": self.info.passages} if self.info.passages else {}),
         }
 
 

@@ -50,6 +50,7 @@ def test_the_command_lines_import_heavy_libraries_only_inside_the_chosen_command
 OWNERS = {
     "sentence_transformers": {"index/embed.py", "index/finetune.py"},
     "torch": {"index/embed.py", "index/finetune.py"},
+    "openvino": {"index/passage_paths.py"},
     "faiss": {"index/vectors.py"},
     "tantivy": {"index/lexical.py"},
     "sqlite3": {"index/passages.py", "index/cache.py"},
