@@ -149,16 +149,17 @@ class Coverage:
     def describe(self, o: CoverageOptions) -> str:
         """What counted as a match, for the response."""
         copies = "near-duplicate copies counted once" if o.collapse else "near-duplicate copies counted each"
-        mode, cut = self.mode(o), self._cut(o)
+        mode, cut, relative = self.mode(o), self._cut(o), self._relative(o)
         if mode == "lexical":
             return f"articles containing every word of the query (stopwords dropped); {copies}"
+        near = f" and >= {relative:g} x the query's best score in the index" if relative else ""
         if mode == "hybrid":
             w = self.config.lexical_weight
             return (
                 f"articles whose best passage has {1 - w:g} x cosine + {w:g} x BM25 share (its BM25 over the query's "
-                f"best) >= {cut:g}; {copies}"
+                f"best) >= {cut:g}{near}; {copies}"
             )
-        return f"articles whose best passage has cosine >= {cut:g} to the query; {copies}"
+        return f"articles whose best passage has cosine >= {cut:g} to the query{near}; {copies}"
 
     def _cut(self, o: CoverageOptions) -> float:
         if o.cut is not None:
@@ -187,7 +188,8 @@ class Coverage:
             scores = scores * (1 - weight)
             rows, shares = self._bm25_shares(query, scores, (cut, relative), weight)
             scores[rows] += weight * shares
-        cut = max(cut, relative * float(scores.max(initial=-np.inf)))
+        if relative:  # a share of the best score (none: a negative cut would otherwise be raised to 0)
+            cut = max(cut, relative * float(scores.max(initial=-np.inf)))
         if allowed is not None:
             scores[~allowed] = -np.inf
         rows = np.flatnonzero(scores >= cut)
@@ -217,7 +219,7 @@ class Coverage:
             rows = np.array([row for row, _ in ranked], dtype=np.int64)
             shares = np.array([score for _, score in ranked], dtype=np.float32) / ranked[0][1]
             top = max(ceiling, float((dense[rows] + weight * shares).max()))  # the best score, up to rows unseen
-            floor = (max(cut, relative * top) - ceiling) / weight
+            floor = ((max(cut, relative * top) if relative else cut) - ceiling) / weight
             if len(ranked) < depth or shares[-1] < floor or depth >= self.reader.passages:
                 return rows, shares
             depth *= 4

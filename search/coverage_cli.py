@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", default=None, help="only this source (repeat for more)")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="the archive as it stood that day")
     p.add_argument("--no-collapse", dest="collapse", action="store_false", help="count near-duplicate copies each")
-    p.add_argument("--cut", type=float, default=None, help="cosine a match's best passage needs (default: tuned)")
+    p.add_argument(
+        "--cut", type=float, default=None, help="score a match's best passage needs (default: the tuned rule)"
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print the series as CSV (start,label,count)")
     out.add_argument("--export", choices=("csv", "jsonl"), default=None, help="print every matched article")

@@ -18,7 +18,8 @@ class CoverageRequest(QueryRequest):
     q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="what the articles are about")
     mode: Literal["dense", "lexical", "hybrid"] = Field(
         default="hybrid",
-        description="dense and hybrid: best passage's cosine >= cut; lexical: articles holding every query word",
+        description="hybrid: best passage's mix of cosine and BM25 share passes the cut; dense: its cosine; "
+        "lexical: articles holding every query word",
     )
     from_: datetime.date | None = Field(default=None, alias="from", description="only articles dated on or after")
     to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
@@ -29,7 +30,10 @@ class CoverageRequest(QueryRequest):
         default=None, description="bucket size; weeks are ISO weeks from Monday (default: chosen from the range)"
     )
     cut: float | None = Field(
-        default=None, ge=-1, le=1, description="the cosine an article's best passage needs (default: the tuned one)"
+        default=None,
+        ge=-1,
+        le=1,
+        description="the score an article's best passage needs, instead of the tuned rule (docs/coverage.md)",
     )
     format: Literal["json", "csv", "jsonl"] = Field(
         default="json", description="json: counts; csv or jsonl: every matched article, streamed"
@@ -51,7 +55,9 @@ class CoverageResponse(BaseModel):
     query: str
     mode: str
     matching: str = Field(description="what counted as a match, with the cut used")
-    cut: float | None = Field(description="the cosine cut used (null for mode=lexical)")
+    cut: float | None = Field(
+        description="the least score a match needed (a tuned rule may also ask a share of the best; null for lexical)"
+    )
     collapse: bool
     interval: str | None = Field(description="the bucket size used (null when nothing dated matched)")
     total: int = Field(description="matching articles (stories, when collapsed), dated and undated")

@@ -229,3 +229,10 @@ def test_the_relative_bar_keeps_articles_near_the_query_s_best_score_and_filters
     assert found == expected and (relative < 0.9 or len(found) < len(rescue_ids(collapse=False)))
     valley = {reader.article_of(m.row) for m in coverage.matches(QUERY, CoverageOptions(sources=["Valley Post"]))}
     assert valley == {a for a in found if a in {"r-2020-01-01", "r-2020-12-28", "r-undated-1", "o-2020-12-29"}}
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_the_lowest_cut_matches_every_article(coverage: Coverage, reader: IndexReader, mode: str) -> None:
+    unrelated = "zebra quantum violin orbit"  # some passages score below 0 for it
+    found = coverage.matches(unrelated, CoverageOptions(mode=mode, cut=-1, collapse=False))  # type: ignore[arg-type]
+    assert len(found) == reader.articles
