@@ -207,22 +207,21 @@ class Coverage:
     def _bm25_shares(
         self, query: str, dense: np.ndarray, bar: tuple[float, float], weight: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The rows and BM25 shares (BM25 over the query's best in the whole index) of every passage that could
-        pass the bar given each row's dense part: the BM25 list is widened 4x until its last share is too low."""
+        """The rows and BM25 shares (BM25 over the query's best in the whole index) of the passages that could pass
+        the bar: those whose dense part alone is within `weight` of the least the bar can be (the bar is at least
+        the cut, and at least relative x the best dense part); BM25 scored among them only."""
         cut, relative = bar
-        ceiling = float(dense.max(initial=-np.inf))  # the best dense part: a row passes only with share >= floor
-        depth = self.config.depth
-        while True:
-            ranked = self.reader.search_lexical(query, depth)
-            if not ranked or ranked[0][1] <= 0 or ceiling == -np.inf:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            rows = np.array([row for row, _ in ranked], dtype=np.int64)
-            shares = np.array([score for _, score in ranked], dtype=np.float32) / ranked[0][1]
-            top = max(ceiling, float((dense[rows] + weight * shares).max()))  # the best score, up to rows unseen
-            floor = ((max(cut, relative * top) if relative else cut) - ceiling) / weight
-            if len(ranked) < depth or shares[-1] < floor or depth >= self.reader.passages:
-                return rows, shares
-            depth *= 4
+        none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ceiling = float(dense.max(initial=-np.inf))
+        best = self.reader.search_lexical(query, 1)
+        if not best or best[0][1] <= 0 or ceiling == -np.inf:
+            return none
+        least = max(cut, relative * ceiling) if relative else cut
+        candidates = dense >= least - weight
+        k = int(candidates.sum())
+        ranked = self.reader.search_lexical(query, k, candidates) if k else []
+        rows = np.array([row for row, _ in ranked], dtype=np.int64)
+        return rows, np.array([score for _, score in ranked], dtype=np.float32) / best[0][1]
 
     def _all_words(self, query: str, allowed: np.ndarray | None) -> Ranked:
         """Passages of articles holding every query word (in title or some passage); BM25 scores, best first."""
