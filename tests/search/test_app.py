@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from index.errors import IndexMissing, ModelMismatch
 from index.reader import IndexReader
@@ -301,3 +303,13 @@ def test_interpret_says_what_it_understood_and_ignore_takes_parts_out(client: Te
 @pytest.mark.parametrize("q", ["February 30 2023", "13/13/2023", "2023-02-30", '"" ^~ 2022', "last last week week"])
 def test_impossible_dates_in_queries_are_answered_not_errors(client: TestClient, q: str) -> None:
     assert client.get("/search", params={"q": q, "interpret": "true"}).status_code == 200
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=st.text(min_size=1, max_size=120))
+def test_any_query_text_is_interpreted_and_answered_without_a_server_error(client: TestClient, q: str) -> None:
+    response = client.get("/search", params={"q": q, "interpret": "true"})
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        understood = response.json()["understood"]
+        assert understood is not None and isinstance(understood["phrases"], list)
