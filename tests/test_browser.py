@@ -379,3 +379,25 @@ def test_the_chart_says_when_nothing_matches_or_the_interval_is_too_fine(coverag
     page.wait_for_selector("#status:has-text('Results')")  # the search itself still answers
     assert not errors, errors  # no script error on the way
     page.close()
+
+
+def test_what_the_search_understood_shows_as_chips_that_remove_it(base_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(base_url + "/")
+    page.fill("#q", "Harbour Gazette ferry strike May 2024")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#understood button")
+    chips = page.locator("#understood button").all_inner_texts()
+    assert any(c.startswith("May 2024: 2024-05-01 to 2024-05-31") for c in chips), chips
+    assert any("Harbour Gazette" in c for c in chips), chips
+    page.screenshot(path=str(OUTPUT / "understood.png"), full_page=True)
+    page.locator("#understood button", has_text="May 2024").click()
+    page.wait_for_function("location.search.includes('ignore=time')")
+    page.wait_for_function(
+        "![...document.querySelectorAll('#understood button')].some(b => b.textContent.startsWith('May 2024'))"
+    )
+    assert page.locator("#understood button", has_text="Harbour Gazette").count() == 1
+    page.go_back()
+    page.wait_for_function("!location.search.includes('ignore=')")
+    page.wait_for_selector("#understood button:has-text('May 2024')")
+    page.close()
