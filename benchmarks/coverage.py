@@ -48,7 +48,6 @@ from benchmarks.data import (
 
 if TYPE_CHECKING:
     from search.coverage import Coverage
-    from search.searcher import Searcher
 
 JUDGMENTS = Path(__file__).with_name("coverage_judgments.tsv")
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -56,6 +55,7 @@ GRID = 0.0025
 RECALL = 0.90
 RELATIVES = (0.0, *(round(0.5 + 0.01 * i, 2) for i in range(46)))  # the share of the query's best score a match needs
 SAMPLE, SEED = 50, 18
+READ: dict[str, Any] = {}  # how queries are read: CoverageOptions' interpret and ignore (--interpret, --ignore)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +74,24 @@ def story_index(reader: Any) -> np.ndarray:
     return np.unique(np.array(stories, dtype=object), return_inverse=True)[1]
 
 
-def dev_scores(searcher: Searcher, questions: dict[str, tuple[str, list[str]]]) -> dict[float, list[Scored]]:
+def dev_scores(coverage: Coverage, questions: dict[str, tuple[str, list[str]]]) -> dict[float, list[Scored]]:
     """For each weight, per dev question: the best score in the whole index, the gold story's best score as of the
-    quiz day, and every story's best score as of that day, best first."""
-    reader = searcher.reader
+    quiz day, and every story's best score as of that day, best first. The question is read as Coverage reads it
+    (its time words narrow the dates and are not words; its names must appear in the article)."""
+    from search.coverage import CoverageOptions
+
+    reader, encoder = coverage.reader, coverage.encoder
     story = story_index(reader)
+    articles = np.array(reader.rows.article_of, dtype=object)
     out: dict[float, list[Scored]] = {w: [] for w in WEIGHTS}
     for qid, (query, gold) in questions.items():
-        cosines = reader.every_score(searcher.encoder.queries([query])[0])
-        asked = reader.rows_dated(None, asked_on(qid))
-        hits = reader.search_lexical(query, reader.passages)
+        options = CoverageOptions(as_of=asked_on(qid), **READ)
+        understood = coverage.understood(query, options)
+        cosines = reader.every_score(encoder.queries([understood.text])[0])
+        asked = reader.rows_dated(*coverage.dates(options, understood))
+        if understood.phrases:
+            asked &= np.isin(articles, list(coverage.holding(understood.phrases)))
+        hits = reader.search_lexical(understood.text, reader.passages)
         rows = np.array([row for row, _ in hits], dtype=np.int64)
         shares = np.array([s for _, s in hits], dtype=np.float32) / (hits[0][1] if hits else 1.0)
         gold_stories = [story[reader.rows_of_article(g)].max() for g in gold if reader.has_article(g)]
@@ -135,7 +143,9 @@ def recall(coverage: Coverage, questions: dict[str, tuple[str, list[str]]]) -> f
     reader = coverage.reader
     found = 0
     for qid, (query, gold) in questions.items():
-        stories = {story_of(reader, m.row) for m in coverage.matches(query, CoverageOptions(as_of=asked_on(qid)))}
+        stories = {
+            story_of(reader, m.row) for m in coverage.matches(query, CoverageOptions(as_of=asked_on(qid), **READ))
+        }
         found += any((reader.duplicate_group(g) or g) in stories for g in gold)
     return found / max(len(questions), 1)
 
@@ -150,7 +160,7 @@ def precision(coverage: Coverage, judgments: Path) -> tuple[list[list[Any]], flo
             judged.setdefault(row["topic"], {})[row["article_id"]] = int(row["relevant"])
     table, stale, hits, total = [], [], 0, 0
     for topic, labels in judged.items():
-        found = coverage.matches(topic, CoverageOptions())
+        found = coverage.matches(topic, CoverageOptions(**READ))
         sample = random.Random(SEED).sample(found, min(SAMPLE, len(found)))
         if {coverage.reader.article_of(m.row) for m in sample} != set(labels):
             stale.append(topic)
@@ -166,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
     p.add_argument("--judgments", type=Path, default=JUDGMENTS, help="topic, article_id, relevant (TSV)")
     p.add_argument("--out", type=Path, default=None, help="JSON report (default benchmarks/out/coverage-<time>.json)")
+    p.add_argument("--interpret", action="store_true", help="read periods and names in the queries (interpret=true)")
+    p.add_argument("--ignore", action="append", default=[], help="with --interpret: leave this part out ('time')")
+    p.add_argument("--chosen", action="store_true", help="recall and precision at the rule chosen here, not the config")
     args = p.parse_args(argv)
     from search.coverage import Coverage, CoverageConfig, CoverageOptions
     from search.searcher import Searcher
@@ -180,22 +193,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = {name: {q: v for q, v in questions.items() if split_of(q) == name} for name in ("dev", "test")}
     searcher = Searcher.open(args.index)
     try:
-        table, per_weight = choose(dev_scores(searcher, split["dev"]))
+        READ.update(interpret=args.interpret, ignore=tuple(args.ignore))
+        config = CoverageConfig()
+        coverage = Coverage(searcher.reader, searcher.encoder, config)
+        table, per_weight = choose(dev_scores(coverage, split["dev"]))
         w = min(per_weight, key=lambda weight: per_weight[weight][2])
         relative, cut, _ = per_weight[w]
+        if args.chosen:
+            config = CoverageConfig(hybrid_cut=cut, hybrid_relative=relative, lexical_weight=w)
+            coverage = Coverage(searcher.reader, searcher.encoder, config)
         print(
             f"the rule on dev ({len(split['dev'])} questions; {SPLIT_RULE}): highest cut with gold recall >= "
             f"{RECALL:.0%} for each w and relative bar r; per w the r with fewest matches per question (geometric "
             "mean); the w with fewest chosen (w=0: mode=dense)"
         )
         print(format_table(["w", "r", "cut", "dev recall", "matches (gmean)", "matches (median)"], table))
-        config = CoverageConfig()
         print(
             f"chosen: w={w:g}, r={relative:g}, cut={cut:g}; CoverageConfig has w={config.lexical_weight:g}, "
             f"hybrid_relative={config.hybrid_relative:g}, hybrid_cut={config.hybrid_cut:g}, "
             f"dense_relative={config.dense_relative:g}, dense_cut={config.dense_cut:g}"
         )
-        coverage = Coverage(searcher.reader, searcher.encoder, config)
         recalls = {name: recall(coverage, qs) for name, qs in split.items()}
         print(
             f"gold recall at CoverageConfig (mode=hybrid, as of the quiz day, collapsed): dev {recalls['dev']:.3f}, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,10 +38,27 @@ class CoverageRequest(QueryRequest):
     format: Literal["json", "csv", "jsonl"] = Field(
         default="json", description="json: counts; csv or jsonl: every matched article, streamed"
     )
+    interpret: bool = Field(
+        default=False,
+        description="the query's time ('May 2024') narrows the dates and its names ('New START') must appear "
+        "(the page sets it; off by default: docs/coverage.md)",
+    )
+    ignore: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=20, description="parts of the interpretation to leave out: 'time', or a phrase"
+    )
 
     def options(self) -> CoverageOptions:
         return CoverageOptions(
-            self.mode, self.from_, self.to, self.as_of, self.source, self.collapse, self.interval, self.cut
+            self.mode,
+            self.from_,
+            self.to,
+            self.as_of,
+            self.source,
+            self.collapse,
+            self.interval,
+            self.cut,
+            self.interpret,
+            tuple(self.ignore or ()),
         )
 
 

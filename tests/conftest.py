@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 import index.embed
@@ -29,11 +28,8 @@ from tests.fakes import (
     write_jsonl,
 )
 
-# No example database to go stale between runs; no deadline and no too-slow health check: these 2 cores are
-# shared and noisy, and speed is measured in benchmarks/.
-hypothesis_settings.register_profile(
-    "dateline", database=None, deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
-)
+# No example database to go stale between runs; no deadlines (timings are noisy on a busy 2-core machine).
+hypothesis_settings.register_profile("dateline", database=None, deadline=None, max_examples=60)
 hypothesis_settings.load_profile("dateline")
 
 

@@ -236,3 +236,38 @@ def test_the_lowest_cut_matches_every_article(coverage: Coverage, reader: IndexR
     unrelated = "zebra quantum violin orbit"  # some passages score below 0 for it
     found = coverage.matches(unrelated, CoverageOptions(mode=mode, cut=-1, collapse=False))  # type: ignore[arg-type]
     assert len(found) == reader.articles
+
+
+def test_a_period_in_the_query_narrows_the_dates_and_its_words_are_not_matched(coverage: Coverage) -> None:
+    january = {"start": datetime.date(2021, 1, 1), "end": datetime.date(2021, 1, 31), "interval": "day"}
+    asked = coverage.count(f"{QUERY} in January 2021", CoverageOptions(cut=CUT, interval="day", interpret=True))
+    filtered = coverage.count(QUERY, CoverageOptions(cut=CUT, **january))  # type: ignore[arg-type]
+    assert {b.label: b.count for b in asked.series if b.count} == {"2021-01-03": 1, "2021-01-04": 1}
+    assert (asked.series, asked.total, asked.undated) == (filtered.series, 2, 0) and len(asked.series) == 31
+    assert "2021-01-01..2021-01-31" in asked.matching
+    # a request's own range and the query's period both hold; "time" ignored, the period narrows nothing
+    start, end = datetime.date(2021, 1, 4), datetime.date(2020, 12, 31)
+    assert counted(coverage, f"{QUERY} in January 2021", start=start, interpret=True) == {"2021-01-04": 1}
+    assert not coverage.matches(f"{QUERY} in January 2021", CoverageOptions(cut=CUT, end=end, interpret=True))
+    unread = CoverageOptions(cut=-1, ignore=("time",), interpret=True)
+    assert len(coverage.matches(f"{QUERY} in January 2021", unread)) == len(rescue_ids()) + 4  # every story
+
+
+NAMES = ("Wire Echo", "Echo Wire")  # only the wire copy says "republished by Wire Echo"
+
+
+def test_a_name_in_the_query_must_appear_in_the_article_with_its_words_in_order(
+    coverage: Coverage, reader: IndexReader
+) -> None:
+    every = CoverageOptions(
+        cut=-1, collapse=False, interpret=True
+    )  # every article passes the score: only the name decides
+    ids = [{reader.article_of(m.row) for m in coverage.matches(f"{QUERY} by {name}", every)} for name in NAMES]
+    assert ids == [{"r-2021-01-04-copy"}, set()]  # "Echo Wire": both words held, never in this order
+    ignored = coverage.matches(
+        f"{QUERY} by Wire Echo", CoverageOptions(cut=-1, collapse=False, ignore=("Wire Echo",), interpret=True)
+    )
+    assert len(ignored) == reader.articles
+    off = coverage.matches(f"{QUERY} by Wire Echo", CoverageOptions(cut=-1, collapse=False, interpret=False))
+    assert len(off) == reader.articles
+    assert '"Wire Echo"' in coverage.count(f"{QUERY} by Wire Echo", CoverageOptions(cut=-1, interpret=True)).matching

@@ -55,6 +55,14 @@ def test_coverage_takes_the_search_filters_and_collapse(client: TestClient) -> N
     assert (by_source["total"], by_source["undated"]) == (3, 1)
 
 
+def test_the_query_s_period_narrows_the_count_unless_ignored_or_not_interpreted(client: TestClient) -> None:
+    params = {"q": f"{QUERY} in January 2021", "cut": CUT, "collapse": "false", "interpret": "true"}
+    read = client.get("/coverage", params=params).json()
+    assert (read["total"], read["undated"], read["interval"]) == (3, 0, "day") and len(read["series"]) == 31
+    for unread in ({"ignore": "time"}, {"interpret": "false"}):
+        assert client.get("/coverage", params={**params, **unread, "cut": -1}).json()["total"] == 14  # every article
+
+
 def test_an_interval_making_too_many_buckets_is_refused_with_400_naming_one_that_fits(client: TestClient) -> None:
     params = {"q": QUERY, "from": "2000-01-01", "to": "2020-01-01", "interval": "day"}
     r = client.get("/coverage", params=params)
