@@ -49,6 +49,7 @@ class RankingConfig:
     period_after_days: float = 7.0  # ... halving every this many days after the period's end
     period_before_days: float = 7.0  # ... and every this many days before its start (0: nothing before it counts)
     drop_time_words: bool = False  # the time words leave the text the retrievers read (measured: it costs)
+    focus_weight: float = 0.2  # article hits: weight of the share of an article's passages among the candidates
 
     def fusion_weight(self, prior_spread: float) -> float:
         """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""

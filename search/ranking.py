@@ -76,6 +76,27 @@ def group_best(ranked: Ranked, key_of: Callable[[int], str]) -> list[tuple[int, 
     return [(best[key][0], best[key][1], extra[key]) for key in order]
 
 
+def focus_boost(
+    grouped: list[tuple[int, float, int]],
+    passages_of: Callable[[int], int],
+    weight: float,
+    matched_of: Callable[[int], int] | None = None,
+) -> list[tuple[int, float, int]]:
+    """Rescore articles by relevance (min-max over the candidates, in [0, 1]) plus `weight` x their focus: the
+    share of their passages among the candidates, (1 + more) / (passages + 2), so an article wholly about the
+    query outranks a live blog or roundup with one matching item (the +2 keeps a one-passage article from
+    counting as wholly focused on the strength of its one match). `matched_of(row)`, when given, counts an
+    article's matching passages instead of 1 + more (the searcher counts those holding the query's names)."""
+    if not grouped or weight <= 0:
+        return grouped
+    norm = _minmax([score for _, score, _ in grouped])
+    rescored = []
+    for row, score, more in grouped:
+        matched = 1 + more if matched_of is None else matched_of(row)
+        rescored.append((row, norm(score) + weight * matched / (passages_of(row) + 2), more))
+    return sorted(rescored, key=lambda x: (-x[1], x[0]))
+
+
 def recency_boost(
     grouped: list[tuple[int, float, int]], age_days: Callable[[int], float | None], weight: float, half_life: float
 ) -> list[tuple[int, float, int]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +281,11 @@ class Searcher(Generic[R]):
             choice = {row: score + c.name_weight * shares.get(row, 0.0) for row, score in choice.items()}
             choice = ranking.lede_prior(choice, self._place, c.lede_weight)
             grouped = ranking.pick_passages(grouped, fused, self.reader.article_of, choice)
-        return grouped
+        # With acronym names in the query, an article's focus counts its passages holding them: a focused article
+        # about another sense of the words ("school suspensions" for "New START suspension") gains nothing.
+        named = Counter(self.reader.article_of(row) for row, share in shares.items() if share > 0) if shares else None
+        matched = (lambda row: named[self.reader.article_of(row)]) if named is not None else None
+        return ranking.focus_boost(grouped, self._passages_in_article, c.focus_weight, matched)
 
     def _rerank(self, reranker: Reranker, query: str, grouped: Grouped, want: int) -> Grouped:
         """Every hit returned is rescored: reranker scores and fused scores are on different scales."""
@@ -333,6 +338,11 @@ class Searcher(Generic[R]):
         """The passage's place in its article (0 = the lede) as the lede prior counts it."""
         n = int(self.reader.row_n[row])
         return n if self.config.lede_form == "decay" else (0 if n == 0 else 10**9)
+
+    def _passages_in_article(self, row: int) -> int:
+        """How many passages the row's article has (the focus boost's denominator)."""
+        found = self.reader.article(self.reader.article_of(row))
+        return int(found["passages"]) if found else 1
 
     def _story(self, row: int) -> str:
         """What collapse groups by: the article's near-duplicate group, else the article itself."""

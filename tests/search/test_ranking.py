@@ -139,3 +139,25 @@ def test_recency_boost_keeps_every_candidate_once_best_first(
     assert sorted(row for row, _, _ in boosted) == list(range(len(items)))
     scores = [s for _, s, _ in boosted]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_focus_boost_lifts_an_article_most_of_whose_passages_matched_over_a_live_blog() -> None:
+    # row 1: a 40-passage live blog, one passage matched, best score; row 2: a 6-passage article, 5 matched.
+    grouped = [(1, 1.0, 0), (2, 0.9, 4), (3, 0.0, 0)]
+    passages = {1: 40, 2: 6, 3: 1}
+    assert [row for row, _, _ in ranking.focus_boost(grouped, passages.__getitem__, 0.2)] == [2, 1, 3]
+    assert ranking.focus_boost(grouped, passages.__getitem__, 0.0) == grouped
+
+
+def test_focus_boost_does_not_lift_a_one_passage_article_on_its_one_match() -> None:
+    grouped = [(1, 1.0, 2), (2, 0.7, 0)]  # a 3-passage article, all matched; a one-passage article
+    passages = {1: 3, 2: 1}
+    assert [row for row, _, _ in ranking.focus_boost(grouped, passages.__getitem__, 0.2)] == [1, 2]
+
+
+def test_focus_boost_counts_the_passages_matched_of_gives_when_given() -> None:
+    grouped = [(1, 1.0, 0), (2, 0.9, 4)]  # row 2's article has 5 candidate passages, none holding the names
+    passages = {1: 3, 2: 6}
+    named = {1: 1, 2: 0}
+    boosted = ranking.focus_boost(grouped, passages.__getitem__, 0.2, named.__getitem__)
+    assert [row for row, _, _ in boosted] == [1, 2]
