@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.data import format_table, write_json
 from benchmarks.ingest import batch_articles
-from benchmarks.shards import compare, write_jsonl
+from benchmarks.shards import compare_and_report, write_jsonl
 from index.build import build_index, default_cache_path
 from index.embed import Encoder
 from index.generations import resolve_generation, vector_files
@@ -57,18 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         build_index(inputs, work / "one", encoder, cache_path=cache, progress=False)
         grown = Searcher(IndexReader(work / "grown"), encoder)
         one = Searcher(IndexReader(work / "one"), encoder)
-        try:
-            rows = compare(one, grown, args.modes.split(","))
-        finally:
-            grown.reader.close()
-            one.reader.close()
-    headers = ["mode", "dev questions", "identical top 10", "identical up to ties", "mean overlap"]
-    print(format_table(headers, rows))
-    if args.out:
-        table = [dict(zip(headers, r, strict=True)) for r in rows]
-        write_json(
-            {"inputs": [str(p) for p in args.inputs], "adds": sizes, "files": files, "rows": table}, args.out, "grown"
-        )
+        report = {"inputs": [str(p) for p in args.inputs], "adds": sizes, "files": files}
+        compare_and_report(one, grown, args.modes.split(","), args.out, "grown", report)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,26 @@ def compare(single: Searcher[Any], sharded: Searcher[Any], modes: Sequence[str])
     return rows
 
 
+def compare_and_report(
+    single: Searcher[Any],
+    other: Searcher[Any],
+    modes: Sequence[str],
+    out: Path | None,
+    tag: str,
+    report: dict[str, Any],
+) -> None:
+    """Compare two searchers on the dev questions (closing both), print the table and write it into `report`."""
+    try:
+        rows = compare(single, other, modes)
+    finally:
+        single.reader.close()
+        other.reader.close()
+    headers = ["mode", "dev questions", "identical top 10", "identical up to ties", "mean overlap"]
+    print(format_table(headers, rows))
+    if out:
+        write_json({**report, "rows": [dict(zip(headers, r, strict=True)) for r in rows]}, out, tag)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filler", type=int, default=123, help="articles besides the dev questions' own")
@@ -118,16 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{len(articles)} articles: one index and {args.shards} shards built in {took:.0f} s")
         single = Searcher(IndexReader(work / "one"), encoder)
         sharded = Searcher(ShardedReader.open(parts), encoder)
-        try:
-            rows = compare(single, sharded, args.modes.split(","))
-        finally:
-            single.reader.close()
-            sharded.reader.close()
-    headers = ["mode", "dev questions", "identical top 10", "identical up to ties", "mean overlap"]
-    print(format_table(headers, rows))
-    if args.out:
-        table = [dict(zip(headers, r, strict=True)) for r in rows]
-        write_json({"articles": len(articles), "shards": args.shards, "rows": table}, args.out, "shards")
+        report = {"articles": len(articles), "shards": args.shards}
+        compare_and_report(single, sharded, args.modes.split(","), args.out, "shards", report)
 
 
 if __name__ == "__main__":

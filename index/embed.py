@@ -97,7 +97,7 @@ def resolve_model(spec: str) -> Path:
 
 def cpu_has_bf16() -> bool:
     """True where the CPU computes bf16 natively (avx512_bf16 or AMX); elsewhere bf16 is emulated and slow."""
-    return any(flag in passage_paths.cpu_flags() for flag in passage_paths.BF16_FLAGS)
+    return passage_paths.has_bf16(passage_paths.cpu_flags())
 
 
 def _fingerprint(path: Path) -> str:

@@ -42,13 +42,17 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset(line.partition(":")[2].split())
 
 
+def has_bf16(flags: Collection[str]) -> bool:
+    """True where the CPU computes bf16 natively (avx512_bf16 or AMX); elsewhere bf16 is emulated and slow."""
+    return any(f in flags for f in BF16_FLAGS)
+
+
 def candidates(flags: Collection[str], installed: Callable[[str], bool]) -> list[str]:
     """Passage paths to try on a CPU with these flags, fastest first, given which runtimes are installed.
 
     Measured (docs/encoding.md): with native bf16 OpenVINO bf16 beats torch bf16, which beats fp32; without it
     OpenVINO fp32 beats ONNX Runtime fp32, which beats torch fp32. torch-fp32 always ends the list."""
-    bf16 = any(f in flags for f in BF16_FLAGS)
-    order = ["openvino-bf16", "torch-bf16"] if bf16 else ["openvino-fp32", "onnx-fp32"]
+    order = ["openvino-bf16", "torch-bf16"] if has_bf16(flags) else ["openvino-fp32", "onnx-fp32"]
     wanted = [p for p in order if p not in RUNTIME_PATHS or (installed(RUNTIME_PATHS[p][0]) and installed("onnx"))]
     return [*wanted, "torch-fp32"]
 

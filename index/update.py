@@ -110,8 +110,8 @@ def add_articles(
     report = UpdateReport()
     intake = Intake(report)
     batch = {article.article_id: article for article in intake.accept(records)}
-    if strict and bad_input(report.problems):
-        raise BuildFailed(f"--strict: {len(bad_input(report.problems))} problems; the index is unchanged")
+    if strict and (bad := bad_input(report.problems)):
+        raise BuildFailed(f"--strict: {len(bad)} problems; the index is unchanged")
     # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
     if not delete and len(unchanged_articles(resolve_generation(Path(index_dir)), batch.values())) == len(batch):
         report.unchanged = len(batch)

@@ -119,7 +119,12 @@ class Coverage:
     def matches(self, query: str, o: CoverageOptions) -> list[Match]:
         """Every matching article (story, when collapsed), best score first."""
         u = self.understood(query, o)
-        start, end = self.dates(o, u)
+        return self._matches(u, *self.dates(o, u), o)
+
+    def _matches(
+        self, u: Understood, start: datetime.date | None, end: datetime.date | None, o: CoverageOptions
+    ) -> list[Match]:
+        """matches() for a query already read, counting from start to end."""
         if start and end and start > end:
             return []
         allowed = allowed_rows(self.reader, start, end, o.sources)
@@ -154,7 +159,7 @@ class Coverage:
         start, end = self.dates(o, u)
         if start and end and start <= end:
             self._interval(start, end, o)  # a refused range is refused before any work
-        found = self.matches(query, o)
+        found = self._matches(u, start, end, o)
         days = self.reader.row_days
         dated = [EPOCH + datetime.timedelta(days=int(days[m.row])) for m in found if days[m.row] != NO_DAY]
         sources = Counter(self.reader.sources_of([m.row for m in found]))  # from memory: no passage is fetched

@@ -39,6 +39,7 @@ from search.options import (
     Sort,
 )
 from search.readside import ReadSide
+from search.scope import effective_end
 
 __all__ = ["FUSIONS", "MODES", "TUNED", "Fusion", "Group", "Hit", "Mode", "RankingConfig", "SearchOptions"]
 __all__ += ["SearchResult", "Searcher", "Sort"]
@@ -164,9 +165,7 @@ class Searcher(Generic[R]):
         half_life = c.half_life_days if o.half_life_days is None else o.half_life_days
         collapse = o.collapse and o.group == "article"
         laps = _Laps()
-        end = o.end
-        if o.as_of is not None:
-            end = o.as_of if end is None else min(end, o.as_of)
+        end = effective_end(o.end, o.as_of)
         age = self.reader.age_in_days(o.as_of or end or datetime.date.today())
         understood = interpret(query, o.as_of or datetime.date.today(), o.ignore) if o.interpret else None
         text, words = interpreted.query_forms(query, understood, c)
