@@ -171,6 +171,10 @@ class IndexReader:
     def article_of(self, row: int) -> str:
         return self.rows.article_of[row]
 
+    def passages_in_article(self, article_id: str) -> int:
+        """How many passages the article has (0 when it is not stored), from memory."""
+        return self.rows.passages_in.get(article_id, 0)
+
     def age_in_days(self, reference: datetime.date) -> Callable[[int], float | None]:
         """row -> its article's age in days on `reference` (None where undated), for the recency boost."""
         day = (reference - EPOCH).days

@@ -4,6 +4,7 @@ place in the article, source and whether the row is still stored."""
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ class RowTable:
     source_names: list[str]  # code -> the source as first spelled ("" for articles without one), for counting
     live: np.ndarray | None  # bool: still stored; None when no row was deleted (no mask to apply)
     stored: int  # rows in the store
+    passages_in: dict[str, int]  # article_id -> its passages in the store (the focus prior's denominator)
 
     @classmethod
     def load(cls, store: PassageStore, ntotal: int, where: object = "the index") -> RowTable:
@@ -62,7 +64,7 @@ class RowTable:
         if len(facts) < ntotal:
             live = np.zeros(ntotal, dtype=bool)
             live[rows] = True
-        return cls(article_of, days, n, source_of, codes, names, live, len(facts))
+        return cls(article_of, days, n, source_of, codes, names, live, len(facts), dict(Counter(article_ids)))
 
 
 def _code(source: str, codes: dict[str, int], names: list[str]) -> int:

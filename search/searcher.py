@@ -340,8 +340,7 @@ class Searcher(Generic[R]):
 
     def _passages_in_article(self, row: int) -> int:
         """How many passages the row's article has (the focus boost's denominator)."""
-        found = self.reader.article(self.reader.article_of(row))
-        return int(found["passages"]) if found else 1
+        return self.reader.passages_in_article(self.reader.article_of(row)) or 1
 
     def _story(self, row: int) -> str:
         """What collapse groups by: the article's near-duplicate group, else the article itself."""

@@ -200,6 +200,9 @@ class ShardedReader:
         """An article's metadata and passage count, from the shard that holds it (an article lives in one)."""
         return next((found for r in self.shards if (found := r.article(article_id)) is not None), None)
 
+    def passages_in_article(self, article_id: str) -> int:
+        return sum(r.passages_in_article(article_id) for r in self.shards)  # an article lives in one shard
+
     def rows_of_article(self, article_id: str) -> np.ndarray:
         return np.concatenate([r.rows_of_article(article_id) for r in self.shards])
 

@@ -34,3 +34,18 @@ def test_the_protocol_lists_every_public_member_both_readers_share_that_the_read
     members = {name for name in dir(ReadSide) if not name.startswith("_")}
     assert members <= set(dir(IndexReader)) | {"manifest", "generation", "lexical"}  # set in __init__
     assert members <= set(dir(ShardedReader)) | {"manifest", "generation", "lexical", "row_days", "row_n"}
+
+
+def test_passage_counts_from_memory_equal_the_stores_for_one_index_and_shards(tmp_path: Path) -> None:
+    """The focus prior's per-article passage count, kept in memory, is the count the store records."""
+    records = made_up_articles(6)
+    fake_build([write_jsonl(tmp_path / "a.jsonl", records[:3])], tmp_path / "shard-00")
+    fake_build([write_jsonl(tmp_path / "b.jsonl", records[3:])], tmp_path / "shard-01")
+    sharded = ShardedReader.open([tmp_path])
+    try:
+        for record in records:
+            stored = sharded.article(record["id"])
+            assert stored is not None and sharded.passages_in_article(record["id"]) == stored["passages"] > 0
+        assert sharded.passages_in_article("no-such-article") == 0
+    finally:
+        sharded.close()
