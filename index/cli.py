@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--no-cache", action="store_true")
     add.add_argument("--strict", action="store_true", help="any bad record fails the add (index unchanged)")
     add.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
+    add.add_argument(
+        "--no-merge",
+        dest="merge",
+        action="store_false",
+        help="write the batch as a segment of its own; fold no older segments (compact merges them all)",
+    )
 
     read = sub.add_parser(
         "read", help="print as JSONL the articles a build would index from these inputs (skipped records on stderr)"
@@ -55,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--index", default=DEFAULT_INDEX, help=f"index directory (default {DEFAULT_INDEX})")
     delete.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
 
-    compact = sub.add_parser("compact", help="rewrite the index without deleted passages' vectors")
+    compact = sub.add_parser("compact", help="rewrite the index as one segment, without deleted passages' vectors")
     compact.add_argument("index", nargs="?", default=DEFAULT_INDEX)
     compact.add_argument("--index-type", default=None, help="FAISS spec or auto (default: keep the current type)")
     compact.add_argument("--wait", type=float, default=None, help=WAIT_HELP)
@@ -256,7 +262,14 @@ def _add(args: argparse.Namespace) -> int:
         return 2
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
     report = add_files(
-        Path(args.index), args.inputs, encoder, cache_path=cache, strict=args.strict, wait=args.wait, delete=args.delete
+        Path(args.index),
+        args.inputs,
+        encoder,
+        cache_path=cache,
+        strict=args.strict,
+        wait=args.wait,
+        delete=args.delete,
+        merge=args.merge,
     )
     for problem in bad_input(report.problems)[:SHOW_PROBLEMS]:
         print(problem, file=sys.stderr)

@@ -54,11 +54,13 @@ class IndexEditor:
     """One copy-on-write edit of an index: read the live generation, delete and add articles, `commit()`.
 
     Holds the index's single-writer lock from construction to commit/abort, waiting up to `wait` seconds for it
-    (None: as long as it takes).
+    (None: as long as it takes). `merge=False` keeps an add's vectors a part of their own, folding none of the
+    older parts (Lucene's NoMergePolicy); `compact` still makes one.
     """
 
-    def __init__(self, index_dir: Path, wait: float | None = None) -> None:
+    def __init__(self, index_dir: Path, wait: float | None = None, merge: bool = True) -> None:
         self.index_dir = Path(index_dir)
+        self.merge = merge
         self._lock = acquire_write_lock(self.index_dir, wait)
         self.tmp: Path | None = None
         try:
@@ -165,12 +167,13 @@ class IndexEditor:
 
     def _write_vectors(self) -> None:
         """Share the base's vector files (hard links); the added vectors become a new part, folded with the newest
-        parts as `vecs.merge_plan` says: only the parts it folds are read and their index rebuilt."""
+        parts as `vecs.merge_plan` says (none with `merge=False`): only the parts it folds are read and rebuilt."""
         assert self.tmp is not None
         sizes = np.diff([*map(first_row, self._parts), self.base_rows]).tolist()
         keep = len(self._parts)
         if self._new:
-            keep -= vecs.merge_plan([*sizes, self.next_row - self.base_rows]) - 1
+            if self.merge:
+                keep -= vecs.merge_plan([*sizes, self.next_row - self.base_rows]) - 1
             folded = [vecs.read(self.base / name) for name in self._parts[keep:]]
             matrix = np.concatenate([*(part.reconstruct_n(0, vecs.count(part)) for part in folded), *self._new])
             first = self.next_row - len(matrix)

@@ -103,9 +103,11 @@ def add_articles(
     strict: bool = False,
     wait: float | None = None,
     delete: Sequence[str] = (),
+    merge: bool = True,
 ) -> UpdateReport:
     """Add or update `records` (Articles; Problems are counted and reported) and delete `delete` ids, in one new
-    generation. Nothing is written when nothing changes, or (with `strict`) when any record had a problem."""
+    generation. Nothing is written when nothing changes, or (with `strict`) when any record had a problem.
+    `merge=False` leaves the older vector parts unfolded (IndexEditor)."""
     started = time.perf_counter()
     report = UpdateReport()
     intake = Intake(report)
@@ -117,7 +119,7 @@ def add_articles(
         report.unchanged = len(batch)
         report.seconds = time.perf_counter() - started
         return report
-    editor = IndexEditor(index_dir, wait=wait)
+    editor = IndexEditor(index_dir, wait=wait, merge=merge)
     cache = None
     try:
         check_model(editor.manifest, encoder)

@@ -97,3 +97,16 @@ def test_compact_folds_the_parts_into_one_file(grown: tuple[Path, Path], open_re
     compact(grown[0], index_spec="Flat")
     assert vector_files(Manifest.read(resolve_generation(grown[0])).files) == [VECTORS]
     assert open_reader(grown[0]).passages == open_reader(grown[1]).passages
+
+
+def test_adds_without_merge_keep_a_part_each_and_compact_makes_one(tmp_path: Path) -> None:
+    fake_build([write_jsonl(tmp_path / "base.jsonl", RECORDS[:40])], tmp_path / "index")
+    for batch in (RECORDS[40:45], RECORDS[45:46], RECORDS[46:47]):
+        add_articles(tmp_path / "index", [as_article(r) for r in batch], FakeEncoder(), merge=False)
+    assert len(vector_files(Manifest.read(resolve_generation(tmp_path / "index")).files)) == 4
+    assert check_index(tmp_path / "index")[1] == []
+    add_articles(tmp_path / "index", [as_article({**RECORDS[46], "id": "again"})], FakeEncoder())  # folds again
+    assert len(vector_files(Manifest.read(resolve_generation(tmp_path / "index")).files)) < 5
+    compact(tmp_path / "index")
+    assert vector_files(Manifest.read(resolve_generation(tmp_path / "index")).files) == [VECTORS]
+    assert check_index(tmp_path / "index")[1] == []
