@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import batch_articles
 from benchmarks.shards import compare_and_report, write_jsonl
-from index.build import build_index, default_cache_path
+from index.build import build_index
+from index.cache import default_cache_path
 from index.embed import Encoder
 from index.generations import resolve_generation, vector_files
 from index.manifest import Manifest

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.data import DATA_DIR, format_table, write_json
 from index import edit
 from index.articles import Article, read_articles
-from index.build import default_cache_path
+from index.cache import default_cache_path
 from index.embed import Encoder
 from index.generations import resolve_generation
 from index.manifest import Manifest

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, asked_on, format_table, in_split, read_qrels, read_queries, write_json
 from index.articles import Article, read_articles
-from index.build import build_index, default_cache_path
+from index.build import build_index
+from index.cache import default_cache_path
 from index.distributed import shard_of
 from index.embed import Encoder
 from index.reader import IndexReader

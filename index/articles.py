@@ -82,6 +82,11 @@ class Problem:
     # never shown one per line, never read as an article, never fails --strict.
     expected: bool = False
 
+    @property
+    def lost(self) -> bool:
+        """An article left out because its record was bad (not a warning, not left out by design)."""
+        return self.skipped and not self.expected
+
     def __str__(self) -> str:
         verb = "skipped" if self.skipped else "warning"
         return f"{self.path}:{self.line}: {verb}: {self.reason}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ class BuildReport:
 
     @property
     def skipped(self) -> int:
-        return sum(p.skipped and not p.expected for p in self.problems)
+        return sum(p.lost for p in self.problems)
 
     @property
     def passed_over(self) -> int:
@@ -77,11 +76,6 @@ class BuildReport:
             "passages_per_s": round(self.passages / self.seconds, 1) if self.seconds else None,
             "skipped_by_reason": dict(self.reasons()),
         }
-
-
-def default_cache_path() -> Path:
-    base = os.environ.get("DATELINE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dateline")
-    return Path(base) / "embeddings.sqlite3"
 
 
 class Embedder:

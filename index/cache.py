@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+HOME_CACHE = Path("~/.cache/dateline")
+
+
+def cache_folder(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The embedding cache's folder: DATELINE_CACHE, else ~/.cache/dateline; None when DATELINE_CACHE=off."""
+    base = environ.get("DATELINE_CACHE") or str(HOME_CACHE)
+    return None if base == "off" else Path(base).expanduser()
+
+
+def default_cache_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The embedding cache's database, or None when the cache is turned off."""
+    folder = cache_folder(environ)
+    return None if folder is None else folder / "embeddings.sqlite3"
 
 
 class EmbeddingCache:

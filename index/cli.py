@@ -171,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from index.build import build_index, default_cache_path
+    from index.build import build_index
+    from index.cache import default_cache_path
     from index.embed import DEFAULT_MODEL, Encoder
     from index.split import SplitSettings
 
@@ -241,7 +242,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from index.build import default_cache_path
+    from index.cache import default_cache_path
     from index.embed import Encoder, model_spec
     from index.generations import resolve_generation
     from index.manifest import Manifest

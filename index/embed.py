@@ -45,8 +45,9 @@ INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
 }
 PATH_MIN_COSINE = 0.99  # a passage path other than torch fp32 serves only when its vectors agree this well
 # Passage paths: torch here, the rest in index/passage_paths.py; the precision each records as the index's dtype.
-PRECISIONS = {"torch-fp32": "float32", "torch-bf16": "bfloat16", "onnx-fp32": "float32",
-              "openvino-fp32": "float32", "openvino-bf16": "bfloat16"}  # fmt: skip
+_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
+PRECISIONS = {"torch-fp32": "float32", "torch-bf16": "bfloat16",
+              **{name: _DTYPES[precision] for name, (_, precision) in passage_paths.RUNTIME_PATHS.items()}}  # fmt: skip
 PASSAGE_PATHS = ("auto", *PRECISIONS)
 DTYPE_PATHS = {"float32": "torch-fp32", "bfloat16": "torch-bf16"}  # the --dtype values from before paths had names
 PASSAGE_PROBES = (
@@ -316,18 +317,13 @@ class OnnxQueryEncoder:
 
     def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, threads: int = 1) -> None:
         offline()
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.run = passage_paths.onnx_runner(onnx_path, threads)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.enable_padding()
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.dim = int(self.encode(["dim"]).shape[1])
 
     @classmethod
     def for_model(cls, spec: str, model_dir: Path, threads: int = 1) -> OnnxQueryEncoder | None:
@@ -352,11 +348,7 @@ class OnnxQueryEncoder:
         batch = self.tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return passage_paths.mean_pool(self.run(ids, mask), mask)
 
 
 class Reranker:

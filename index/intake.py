@@ -92,7 +92,7 @@ class Intake:
     def take(self, record: Record) -> Article | None:
         """The article to go on with, or None when `record` is a problem or repeats an id already taken."""
         if isinstance(record, Problem):
-            self.tally.read += record.skipped and not record.expected
+            self.tally.read += record.lost
             self.report(record)
             return None
         self.tally.read += 1

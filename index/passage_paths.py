@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from index.cache import HOME_CACHE, cache_folder
 from index.errors import ModelError
 
 Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (ids, mask) -> last hidden state (batch, tokens, dim)
@@ -63,10 +64,7 @@ def installed(package: str) -> bool:
 
 def models_dir() -> Path:
     """Where converted models are kept: beside the embedding cache (DATELINE_CACHE, default ~/.cache/dateline)."""
-    base = os.environ.get("DATELINE_CACHE")
-    if not base or base == "off":
-        base = os.path.join(os.path.expanduser("~"), ".cache", "dateline")
-    return Path(base) / "models"
+    return (cache_folder() or HOME_CACHE.expanduser()) / "models"
 
 
 def atomic(target: Path, write: Callable[[Path], None]) -> Path:

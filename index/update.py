@@ -51,7 +51,7 @@ class UpdateReport:
 
     @property
     def skipped(self) -> int:
-        return sum(p.skipped and not p.expected for p in self.problems)
+        return sum(p.lost for p in self.problems)
 
     @property
     def changed(self) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.cache import default_cache_path
 from index.embed import QUERY_ENCODERS
 from index.errors import SettingsError
 from index.generations import DEFAULT_INDEX
@@ -41,7 +41,6 @@ class Settings:
             raise SettingsError(
                 f"DATELINE_QUERY_ENCODER={query_encoder!r}: expected one of {', '.join(QUERY_ENCODERS)}"
             )
-        cache = environ.get("DATELINE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "dateline")
         return cls(
             index=Path(environ.get("DATELINE_INDEX", DEFAULT_INDEX)),
             query_encoder=query_encoder,
@@ -54,7 +53,7 @@ class Settings:
             max_batch=_number(environ, "DATELINE_MAX_BATCH", MAX_BATCH, int),
             write_wait_seconds=_number(environ, "DATELINE_WRITE_WAIT", 30.0, float),
             reload_seconds=_number(environ, "DATELINE_RELOAD_SECONDS", 1.0, float, minimum=0),
-            cache=None if cache == "off" else Path(cache) / "embeddings.sqlite3",
+            cache=default_cache_path(environ),
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from index import cli as index_cli
-from index.build import default_cache_path
+from index.cache import default_cache_path
 from index.embed import resolve_model
 from index.errors import ModelError
 from index.generations import CURRENT, VECTORS
