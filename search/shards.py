@@ -110,6 +110,17 @@ class ShardedReader:
             raise IndexCorrupt(f"row {row} is outside the {self.passages} passages of the shards")
         return shard, row - self.offsets[shard]
 
+    def _by_shard(self, rows: Sequence[int]) -> Iterator[tuple[int, list[int], list[int]]]:
+        """(shard, positions in `rows`, the shard's own rows) for each shard holding some of `rows`."""
+        wanted: dict[int, tuple[list[int], list[int]]] = {}
+        for at, row in enumerate(rows):
+            shard, local = self._locate(row)
+            positions, local_rows = wanted.setdefault(shard, ([], []))
+            positions.append(at)
+            local_rows.append(local)
+        for shard, (positions, local_rows) in wanted.items():
+            yield shard, positions, local_rows
+
     def _part(self, allowed: np.ndarray | None, shard: int) -> np.ndarray | None:
         return None if allowed is None else allowed[self.offsets[shard] : self.offsets[shard + 1]]
 
@@ -180,8 +191,11 @@ class ShardedReader:
         return np.concatenate([r.rows_dated(start, end) for r in self.shards])
 
     def sources_of(self, rows: Sequence[int]) -> list[str]:
-        located = [self._locate(row) for row in rows]
-        return [self.shards[shard].sources_of([local])[0] for shard, local in located]
+        found = [""] * len(rows)
+        for shard, positions, local in self._by_shard(rows):
+            for at, source in zip(positions, self.shards[shard].sources_of(local), strict=True):
+                found[at] = source
+        return found
 
     def rows_holding(self, word: str) -> list[int]:
         found = self._each(lambda i, r: [row + self.offsets[i] for row in r.rows_holding(word)])
@@ -223,12 +237,8 @@ class ShardedReader:
 
     def fetch(self, rows: Sequence[int]) -> list[StoredPassage]:
         """Passages in the order of `rows`, each carrying its global row."""
-        wanted: dict[int, list[int]] = {}
-        for row in rows:
-            shard, local = self._locate(row)
-            wanted.setdefault(shard, []).append(local)
         found: dict[int, StoredPassage] = {}
-        for shard, local_rows in wanted.items():
+        for shard, _, local_rows in self._by_shard(rows):
             for p in self.shards[shard].fetch(local_rows):
                 found[p.row + self.offsets[shard]] = dataclasses.replace(p, row=p.row + self.offsets[shard])
         return [found[r] for r in rows if r in found]
