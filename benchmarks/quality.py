@@ -89,6 +89,8 @@ class Variant:
                 base, when = name.removesuffix(f"-{suffix}"), suffix
         if base in ("dense", "lexical"):
             return cls(name, base, when=when, later=later)  # type: ignore[arg-type]
+        if base == "hybrid":  # as served: the tuned fusion
+            return cls(name, "hybrid", TUNED.fusion, when=when, later=later)
         if base == "hybrid-rerank":
             return cls(name, "hybrid", TUNED.fusion, rerank=True, when=when, later=later)  # type: ignore[arg-type]
         mode, _, fusion = base.partition("-")
@@ -113,6 +115,16 @@ class Variant:
                 recency=0.0 if self.when == "undated" else TUNED.recency,
             ),
         )
+
+
+def served_modes(searcher: Searcher) -> list[str]:
+    """Every mode `searcher` can serve, as --modes names: the default list (see the module docstring)."""
+    if not searcher.has_lexical:
+        return ["dense", "dense-undated"]
+    names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
+    names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
+    names += ["lexical-undated", "dense-undated", f"hybrid-{TUNED.fusion}-undated"]
+    return [*names, "lexical-later", "dense-later", f"hybrid-{TUNED.fusion}-later"]
 
 
 def retrieve(searcher: Searcher, qid: str, query: str, mode: Variant) -> Ranking:
@@ -276,15 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.modes:
-        names = args.modes.split(",")
-    elif searcher.has_lexical:
-        names = ["lexical", "dense", "hybrid-rrf", "hybrid-minmax", "hybrid-zscore"]
-        names += ["hybrid-rerank"] if searcher.reranker is not None or os.environ.get("DATELINE_RERANK_MODEL") else []
-        names += ["lexical-undated", "dense-undated", f"hybrid-{TUNED.fusion}-undated"]
-        names += ["lexical-later", "dense-later", f"hybrid-{TUNED.fusion}-later"]
-    else:
-        names = ["dense", "dense-undated"]
+    names = args.modes.split(",") if args.modes else served_modes(searcher)
     newest = newest_day(searcher.reader)
     try:
         variants = [Variant.parse(n.strip(), later=newest) for n in names]

@@ -5,7 +5,8 @@
 Builds, in a temporary folder, one index of the articles the dev questions cite plus `--filler` others from the
 head of the corpus, and the same articles routed into `--shards` shards as `build --shards` routes them, all with
 the default model through the embedding cache (the vectors are the same floats in both). Then asks every dev
-question in each mode as served (k=10, one hit per article, as of the question's day) of both and counts the
+question in each mode as served (k=10, one hit per article; `--modes` takes benchmarks/quality.py's names,
+e.g. hybrid-rrf-undated, and "hybrid", the tuned fusion, as of the question's day) of both and counts the
 questions whose top 10 are identical (ids and scores, in order), and those identical up to the order of hits
 with exactly equal scores (copies of one text: one index and its shards number rows differently, and equal
 scores come in row order).
@@ -25,14 +26,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.data import DATA_DIR, QUESTIONS, asked_on, format_table, in_split, read_qrels, read_queries, write_json
+from benchmarks.data import (
+    DATA_DIR,
+    QUESTIONS,
+    format_table,
+    in_split,
+    newest_day,
+    read_qrels,
+    read_queries,
+    write_json,
+)
+from benchmarks.quality import Variant
 from index.articles import Article, read_articles
 from index.build import build_index
 from index.cache import default_cache_path
 from index.distributed import shard_of
 from index.embed import Encoder
 from index.reader import IndexReader
-from search.searcher import Searcher, SearchOptions
+from search.searcher import Searcher
 from search.shards import ShardedReader
 
 CORPUS = DATA_DIR / "corpus.jsonl.xz"
@@ -76,16 +87,19 @@ def same_up_to_ties(got: Ranked, expected: Ranked) -> bool:
 
 
 def compare(single: Searcher[Any], sharded: Searcher[Any], modes: Sequence[str]) -> list[list[Any]]:
+    """Per mode (benchmarks/quality.py's names; "hybrid": the tuned fusion), the dev questions whose top 10
+    (passage ids and scores, in order) agree."""
     queries = read_queries(DATA_DIR / f"{QUESTIONS}.queries.tsv")
-    questions = [(q, asked_on(qid)) for qid, q in queries.items() if in_split(qid, "dev")]
+    questions = [(qid, q) for qid, q in queries.items() if in_split(qid, "dev")]
+    later = newest_day(single.reader)
     rows = []
     for mode in modes:
+        variant = Variant.parse(mode, later)
         identical = tied = 0
         overlap = 0.0
-        for query, day in questions:
-            options = SearchOptions(k=10, mode=mode, as_of=day)
-            a = [(h.passage.passage_id, h.score) for h in single.search(query, options).hits]
-            b = [(h.passage.passage_id, h.score) for h in sharded.search(query, options).hits]
+        for qid, query in questions:
+            a = [(h.passage.passage_id, h.score) for h in variant.search(single, qid, query, 10).hits]
+            b = [(h.passage.passage_id, h.score) for h in variant.search(sharded, qid, query, 10).hits]
             identical += a == b
             tied += same_up_to_ties(b, a)
             overlap += len({i for i, _ in a} & {i for i, _ in b}) / max(len(a), 1)
@@ -100,8 +114,9 @@ def compare_and_report(
     out: Path | None,
     tag: str,
     report: dict[str, Any],
-) -> None:
-    """Compare two searchers on the dev questions (closing both), print the table and write it into `report`."""
+) -> list[dict[str, Any]]:
+    """Compare two searchers on the dev questions (closing both), print the table and write it into `report`
+    (to `out` when given); returns its rows."""
     try:
         rows = compare(single, other, modes)
     finally:
@@ -109,8 +124,10 @@ def compare_and_report(
         other.reader.close()
     headers = ["mode", "dev questions", "identical top 10", "identical up to ties", "mean overlap"]
     print(format_table(headers, rows))
+    report["rows"] = [dict(zip(headers, r, strict=True)) for r in rows]
     if out:
-        write_json({**report, "rows": [dict(zip(headers, r, strict=True)) for r in rows]}, out, tag)
+        write_json(report, out, tag)
+    return report["rows"]
 
 
 def main(argv: list[str] | None = None) -> None:
