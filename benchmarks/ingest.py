@@ -7,7 +7,7 @@ you serve. The batch is the first `--batch` articles of the RealTimeQA corpus un
 so it is new to any index of that corpus and its vectors come from the embedding cache (the model only counts
 tokens): the same batch at every index size. Then `--delete` of the added articles are deleted.
 
-Each step reports its wall time (and the seconds of the writer's stages inside it: the store's copy, reading
+Each step reports its wall time (and the seconds of the writer's stages inside it: folding store segments, reading
 and writing the vectors, near-duplicate grouping, the lexical commit, hashing the files, publishing), the bytes
 this process wrote to storage (`write_bytes` of /proc/self/io: pages it dirtied, copies included), the growth
 of the index folder (`du`, hard links counted once; old generations beyond the two kept are pruned by the step
@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, format_table, write_json
-from index import edit
+from index import edit, segments
 from index.articles import Article, read_articles
 from index.cache import default_cache_path
 from index.embed import Encoder
@@ -72,10 +72,10 @@ def disk_bytes(folder: Path) -> int:
 
 # The writer's stages, timed by wrapping them where index/edit.py calls them: (module, attribute, label).
 STAGES = [
-    (edit.PassageStore, "copy", "store copy"),
+    (segments.PassageStore, "absorb", "store fold"),
     (edit.vecs, "read", "vectors read"),
     (edit.vecs, "write", "vectors write"),
-    (edit.PassageStore, "group_near_duplicates", "near-duplicates"),
+    (segments.SegmentEditor, "group_near_duplicates", "near-duplicates"),
     (edit.lexical.LexicalEditor, "commit", "lexical commit"),
     (edit, "file_entries", "hashing"),
     (edit, "publish", "publish"),

@@ -10,7 +10,8 @@ from index import vectors as vecs
 from index.errors import StoreError
 from index.generations import LEXICAL, MANIFEST, VECTORS, resolve_generation, sha256, vector_files
 from index.manifest import Manifest
-from index.passages import first_few, store_problems
+from index.passages import first_few
+from index.segments import store_problems
 
 
 def check_index(path: Path) -> tuple[Path | None, list[str]]:
@@ -48,7 +49,7 @@ def check_index(path: Path) -> tuple[Path | None, list[str]]:
             f"{MANIFEST}: counts disagree: vectors {want_vectors:,} != passages {want_passages:,} + deleted"
         )
 
-    store_rows, found = store_problems(generation, counts, ntotal)
+    store_rows, found = store_problems(generation, manifest.files, counts, ntotal)
     problems += found
 
     if manifest.lexical is not None:

@@ -1,9 +1,11 @@
 """Copy-on-write edits: a new generation made from the live one, with articles deleted and added, swapped in
 atomically like a full build.
 
-The copy: the passage store is copied and changed in place; the lexical index's segment files (immutable in
-tantivy) are hard-linked and its small metadata files copied, then documents are deleted and added; the vector
-index is read, appended to and written anew, or hard-linked as it is when nothing was added (a delete). Rows
+The copy: the passage store's segments are hard-linked, the added articles written as a new segment and the
+deleted ones listed in a small file (index/segments.py); the lexical index's segment files (immutable in tantivy)
+are hard-linked and its small metadata files copied, then documents are deleted and added; the added vectors
+become a new vector part beside the hard-linked ones (folded with the newest, and the store segments with them,
+as `vectors.merge_plan` says). Rows
 only grow: an added passage takes the next row after every vector (deleted ones included), a deleted passage
 leaves its vector behind, masked by the reader until `compact`. A writer killed at any point leaves a `.tmp-*`
 folder that the next writer removes; `current` is untouched.
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,6 @@ from index.articles import Article, Passage
 from index.errors import IndexCorrupt, StoreError
 from index.generations import (
     LEXICAL,
-    STORE,
     VECTORS,
     acquire_write_lock,
     check_files,
@@ -40,11 +40,12 @@ from index.generations import (
     publish,
     release_write_lock,
     resolve_generation,
+    share,
     vector_files,
     vector_part,
 )
 from index.manifest import Counts, LexicalMeta, Manifest
-from index.passages import PassageStore
+from index.segments import SegmentEditor
 
 # tantivy rewrites these (atomically, by rename) on every commit; everything else in the folder is immutable.
 _LEXICAL_METADATA = ("meta.json", ".managed.json")
@@ -70,7 +71,8 @@ class IndexEditor:
             self.manifest = Manifest.read(self.base)
             check_files(self.base, self.manifest.files)
             self.gen_id, self.tmp = new_generation(self.index_dir)
-            self._store = PassageStore.copy(self.base / STORE, self.tmp / STORE)
+            rows = self.manifest.counts.vectors
+            self._store = SegmentEditor(self.base, self.manifest.files, self.tmp, rows)
             self._copy_lexical()
             self._parts = vector_files(self.manifest.files)
             self.dim = self.manifest.dim
@@ -100,7 +102,7 @@ class IndexEditor:
             if f.name in _LEXICAL_METADATA:
                 shutil.copyfile(f, target / f.name)
             else:
-                _link(f, target / f.name)
+                share(f, target / f.name)
 
     # --- reads of the base ----------------------------------------------------------------------------------
 
@@ -149,8 +151,7 @@ class IndexEditor:
             near_duplicates = self._store.group_near_duplicates()
             articles, passages = self._store.counts()
             lexical_meta = self._commit_lexical(passages)
-            self._store.close()
-            self._write_vectors()
+            self._store.write(self._write_vectors())
             ntotal = self.next_row
             manifest = Manifest.create(
                 self.manifest.origin,
@@ -165,10 +166,12 @@ class IndexEditor:
             )
             return publish(self.index_dir, self.tmp, manifest)
 
-    def _write_vectors(self) -> None:
+    def _write_vectors(self) -> int | None:
         """Share the base's vector files (hard links); the added vectors become a new part, folded with the newest
-        parts as `vecs.merge_plan` says (none with `merge=False`): only the parts it folds are read and rebuilt."""
+        parts as `vecs.merge_plan` says (none with `merge=False`): only the parts it folds are read and rebuilt.
+        The new part's first row (the store folds its segments from there), None when nothing was added."""
         assert self.tmp is not None
+        first = None
         sizes = np.diff([*map(first_row, self._parts), self.base_rows]).tolist()
         keep = len(self._parts)
         if self._new:
@@ -180,7 +183,8 @@ class IndexEditor:
             spec = self.manifest.index.type if first == 0 else vecs.choose_spec(len(matrix))
             vecs.write(vecs.build(matrix, spec), self.tmp / (VECTORS if first == 0 else vector_part(first)))
         for name in self._parts[:keep]:
-            _link(self.base / name, self.tmp / name)  # unchanged: the same bytes, shared
+            share(self.base / name, self.tmp / name)  # unchanged: the same bytes, shared
+        return first
 
     def _commit_lexical(self, passages: int) -> LexicalMeta | None:
         """Finish the lexical index (an older layout is rebuilt once in today's); its manifest entry."""
@@ -207,14 +211,6 @@ class IndexEditor:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
         release_write_lock(self._lock)
-
-
-def _link(source: Path, target: Path) -> None:
-    """Share an immutable file with the base generation (a hard link), or copy it where links fail."""
-    try:
-        os.link(source, target)
-    except OSError:  # another file system, or no hard links
-        shutil.copyfile(source, target)
 
 
 def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:

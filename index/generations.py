@@ -4,6 +4,9 @@
     <index>/generations/<id>/passages.sqlite3   articles and passages (text, offsets, metadata)
     <index>/generations/<id>/vectors.faiss      one vector per passage; FAISS row == passages.row
     <index>/generations/<id>/vectors-<row>.faiss  the vectors adds appended, from that row on (hard-linked onward)
+    <index>/generations/<id>/passages-<row>.sqlite3  the articles and passages of the same rows (a store segment)
+    <index>/generations/<id>/deleted.json       articles deleted from the segments since they were written
+    <index>/generations/<id>/near-duplicates.json  the near-duplicate groups, when an edit made the generation
     <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text, one field; its row == passages.row
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
@@ -38,6 +41,8 @@ DEFAULT_INDEX = "data/index"  # where the CLIs and the service look when no inde
 MANIFEST = "manifest.json"
 STORE = "passages.sqlite3"
 VECTORS = "vectors.faiss"
+DELETED = "deleted.json"
+GROUPS = "near-duplicates.json"
 LEXICAL = "lexical"
 CURRENT = "current"
 GENERATIONS = "generations"
@@ -145,6 +150,14 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def share(source: Path, target: Path) -> None:
+    """Share an immutable file with the base generation (a hard link), or copy it where links fail."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or no hard links
+        shutil.copyfile(source, target)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -173,9 +186,23 @@ def vector_files(names: Iterable[str]) -> list[str]:
     return [VECTORS, *sorted(n for n in names if n.startswith("vectors-") and n.endswith(".faiss"))]
 
 
+def store_part(first_row: int) -> str:
+    """The store segment holding the articles whose rows start at `first_row` (passages.sqlite3 for row 0)."""
+    return STORE if first_row == 0 else f"passages-{first_row:012d}.sqlite3"
+
+
+def store_files(names: Iterable[str]) -> list[tuple[int, str]]:
+    """(first row, file) of the store segments among a generation's file names, in row order."""
+    parts = sorted(n for n in names if n.startswith("passages-") and n.endswith(".sqlite3"))
+    return [(0, STORE), *((int(n.removeprefix("passages-").removesuffix(".sqlite3")), n) for n in parts)]
+
+
 def data_files(folder: Path) -> list[str]:
-    """Every file a generation's manifest lists: the store, the vectors and the lexical index's files."""
-    return [STORE, *vector_files(f.name for f in folder.iterdir()), *lexical_files(folder)]
+    """Every file a generation's manifest lists: the store's segments, its deletes and groups, the vectors and
+    the lexical index's files."""
+    names = [f.name for f in folder.iterdir()]
+    small = [n for n in (DELETED, GROUPS) if n in names]
+    return [*(n for _, n in store_files(names)), *small, *vector_files(names), *lexical_files(folder)]
 
 
 def file_entries(

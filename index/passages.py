@@ -1,15 +1,15 @@
 """The passage store (passages.sqlite3): the SQLite schema and every query on it; the ONLY module of the index
 that imports sqlite3 (the embedding cache, index/cache.py, keeps its own database).
 
-One `PassageStore` reads, writes and edits: a writer creates one, an edit changes a copy of the live one, a
-reader opens it read-only (one per thread) and `index check` lists how it disagrees with the manifest.
+One `PassageStore` is one store file: a build writes one (passages.sqlite3), an edit writes its added articles
+as a new one (a segment); index/segments.py reads a generation's segments as one store, for the reader, the
+editor, compaction and `index check`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,8 +20,7 @@ import numpy as np
 
 from index import dedup
 from index.articles import Article, Passage
-from index.generations import STORE
-from index.manifest import Counts, NearDuplicates
+from index.manifest import NearDuplicates
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -43,6 +42,7 @@ _PASSAGE = (
     "FROM passages p JOIN articles a USING (article_id)"
 )
 _CHUNK = 500  # ids per IN (...) query
+StoreFileError = sqlite3.Error  # what a damaged or unreadable store file raises, for callers that report it
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +95,6 @@ class PassageStore:
         return cls(db)
 
     @classmethod
-    def copy(cls, source: Path, target: Path) -> PassageStore:
-        """A writable copy of the store at `source`, for a copy-on-write edit (index/edit.py)."""
-        shutil.copyfile(source, target)
-        db = sqlite3.connect(target)
-        db.execute("PRAGMA journal_mode=OFF")  # a killed edit leaves a .tmp folder nobody reads
-        db.execute("PRAGMA synchronous=OFF")  # publish() fsyncs every file before the manifest
-        # Stores from before near-duplicate detection get the tables; their old articles have no signature and
-        # are never grouped (a rebuild groups them).
-        db.executescript(NEAR_DUPLICATE_TABLES.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
-        return cls(db)
-
-    @classmethod
     def read_only(cls, path: Path, any_thread: bool = False) -> PassageStore:
         return cls(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=not any_thread))
 
@@ -145,21 +133,39 @@ class PassageStore:
         self._db.execute("DELETE FROM minhash WHERE article_id=?", (article_id,))
         return rows
 
+    def absorb(self, source: Path, skip: Iterable[str]) -> None:
+        """Copy every article of the store at `source` but those in `skip` (deleted), with its passages and
+        signature, rows kept: one segment folded into another (index/segments.py). One ATTACH at a time."""
+        self._db.execute("ATTACH DATABASE ? AS folded", (f"file:{source}?mode=ro",))
+        try:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS skip (article_id TEXT PRIMARY KEY) WITHOUT ROWID")
+            self._db.execute("DELETE FROM temp.skip")
+            self._db.executemany("INSERT OR IGNORE INTO temp.skip VALUES (?)", [(a,) for a in skip])
+            tables = {t for (t,) in self._db.execute("SELECT name FROM folded.sqlite_master WHERE type='table'")}
+            for table in ("articles", "passages", "minhash"):
+                if table in tables:  # stores from before near-duplicate detection have no minhash table
+                    self._db.execute(
+                        f"INSERT INTO main.{table} SELECT * FROM folded.{table} "
+                        "WHERE article_id NOT IN (SELECT article_id FROM temp.skip)"
+                    )
+            self._db.commit()
+        finally:
+            self._db.execute("DETACH DATABASE folded")
+
+    def signatures(self) -> list[tuple[str, bytes]]:
+        """(article_id, MinHash signature) of every article that has one (none in stores from before grouping)."""
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash'").fetchone():
+            return []
+        return self._db.execute("SELECT article_id, signature FROM minhash").fetchall()
+
     def group_near_duplicates(self) -> NearDuplicates:
         """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table, from
         the signatures in the minhash table; the manifest's summary of them."""
-        ids, signatures = [], []
-        for article_id, blob in self._db.execute("SELECT article_id, signature FROM minhash ORDER BY article_id"):
-            ids.append(article_id)
-            signatures.append(np.frombuffer(blob, dtype=np.uint32))
-        found = dedup.groups(signatures)
+        pairs, summary = near_duplicate_pairs(self.signatures())
         self._db.execute("DELETE FROM near_duplicates")
-        pairs = [(ids[i], ids[members[0]]) for members in found for i in members]
         self._db.executemany("INSERT INTO near_duplicates VALUES (?,?)", pairs)
         self._db.commit()
-        return NearDuplicates(
-            "minhash", dedup.SHINGLE, dedup.NUM_PERM, dedup.THRESHOLD, len(found), sum(len(m) for m in found)
-        )
+        return summary
 
     # --- reads ----------------------------------------------------------------------------------------------
 
@@ -276,18 +282,14 @@ class PassageStore:
             ).fetchall()
             yield tuple(article_row), [r[0] for r in stored], [Passage(*r[1:]) for r in stored]
 
-    def problems(self, counts: Counts, vectors: int | None) -> tuple[set[int], list[str]]:
-        """(rows stored, problems) against the manifest's counts and the number of vectors: every disagreement
-        one line, for `index check`."""
+    def problems(self, first: int, end: int | None) -> tuple[set[int], list[str]]:
+        """(rows stored, problems) of one segment, whose rows run from `first` to before `end` (the next segment's
+        first row, or the number of vectors; None: unknown): every disagreement one line, for `index check`."""
         problems: list[str] = []
         rows = {r for (r,) in self._db.execute("SELECT row FROM passages")}
-        n_articles = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
-        if len(rows) != counts.passages:
-            problems.append(f"{len(rows):,} passages, the manifest says {counts.passages:,}")
-        if n_articles != counts.articles:
-            problems.append(f"{n_articles:,} articles, the manifest says {counts.articles:,}")
-        if vectors is not None and (outside := [r for r in rows if not 0 <= r < vectors]):
-            problems.append(f"rows without a vector (there are {vectors:,}): {first_few(outside)}")
+        if outside := [r for r in rows if r < first or (end is not None and r >= end)]:
+            where = f"{first:,} to {end - 1:,}" if end is not None else f"from {first:,}"
+            problems.append(f"rows without a vector in this segment (its rows: {where}): {first_few(outside)}")
         orphans = self._db.execute("SELECT DISTINCT article_id FROM passages EXCEPT SELECT article_id FROM articles")
         if found := [a for (a,) in orphans]:
             problems.append(f"passages of articles not in the articles table: {first_few(found)}")
@@ -303,17 +305,16 @@ class PassageStore:
         return rows, problems
 
 
-def unchanged_articles(generation: Path, articles: Iterable[Article]) -> set[str]:
-    """Ids of `articles` stored in `generation` exactly as given (title, text, date, source, url), read-only."""
-    with contextlib.closing(PassageStore.read_only(generation / STORE)) as db:
-        return db.unchanged(articles)
-
-
-def store_problems(generation: Path, counts: Counts, vectors: int | None) -> tuple[set[int], list[str]]:
-    """(rows stored, problems) of a generation's passage store, each problem one line naming the file."""
-    try:
-        with contextlib.closing(PassageStore.read_only(generation / STORE)) as db:
-            rows, problems = db.problems(counts, vectors)
-    except sqlite3.Error as exc:
-        return set(), [f"{STORE}: unreadable ({exc})"]
-    return rows, [f"{STORE}: {p}" for p in problems]
+def near_duplicate_pairs(signed: Iterable[tuple[str, bytes]]) -> tuple[list[tuple[str, str]], NearDuplicates]:
+    """(article_id, group_id) of every grouped article, from (article_id, signature) pairs, and the manifest's
+    summary; groups are found in article id order, so the same articles group alike however they are stored."""
+    ids, signatures = [], []
+    for article_id, blob in sorted(signed):
+        ids.append(article_id)
+        signatures.append(np.frombuffer(blob, dtype=np.uint32))
+    found = dedup.groups(signatures)
+    pairs = [(ids[i], ids[members[0]]) for members in found for i in members]
+    summary = NearDuplicates(
+        "minhash", dedup.SHINGLE, dedup.NUM_PERM, dedup.THRESHOLD, len(found), sum(len(m) for m in found)
+    )
+    return pairs, summary

@@ -21,10 +21,11 @@ import numpy as np
 from index import lexical
 from index import vectors as vecs
 from index.errors import IndexCorrupt
-from index.generations import LEXICAL, REBUILD, STORE, check_files, lease, resolve_generation, vector_files
+from index.generations import LEXICAL, REBUILD, check_files, lease, resolve_generation, vector_files
 from index.manifest import Manifest
-from index.passages import ArticleInfo, PassageStore, StoredPassage
+from index.passages import ArticleInfo, StoredPassage
 from index.rows import EPOCH, NO_DAY, RowTable
+from index.segments import Segments
 
 # A filter passing under this share of the rows is applied inside the lexical index (a term set over `row`; its
 # cost grows with the rows that pass); a broader one widens the search instead (its cost grows as fewer pass).
@@ -66,7 +67,7 @@ class IndexReader:
         self.generation = resolve_generation(Path(path))
         self._lease = lease(self.generation)  # released in close(): pruning skips a generation someone reads
         self._local = threading.local()
-        self._stores: list[PassageStore] = []  # every thread's, so close() closes them all
+        self._stores: list[Segments] = []  # every thread's, so close() closes them all
         self._stores_lock = threading.Lock()
         try:
             self.manifest = Manifest.read(self.generation)
@@ -121,11 +122,11 @@ class IndexReader:
                 members.setdefault(group_id, []).append(article_id)
         return group_of, members
 
-    def _db(self) -> PassageStore:
-        """This thread's read-only connection to the passage store."""
+    def _db(self) -> Segments:
+        """This thread's read-only connections to the passage store's segments."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = PassageStore.read_only(self.generation / STORE, any_thread=True)
+            store = Segments.open(self.generation, self.manifest.files, any_thread=True)
             self._local.store = store
             with self._stores_lock:
                 self._stores.append(store)

@@ -11,7 +11,7 @@ import numpy as np
 
 from index.errors import IndexCorrupt
 from index.generations import REBUILD
-from index.passages import PassageStore
+from index.segments import Segments
 
 EPOCH = datetime.date(1970, 1, 1)
 NO_DAY = np.iinfo(np.int32).min
@@ -42,7 +42,7 @@ class RowTable:
     passages_in: dict[str, int]  # article_id -> its passages in the store (the focus prior's denominator)
 
     @classmethod
-    def load(cls, store: PassageStore, ntotal: int, where: object = "the index") -> RowTable:
+    def load(cls, store: Segments, ntotal: int, where: object = "the index") -> RowTable:
         """The table of a store whose vector index holds `ntotal` rows; IndexCorrupt if a row runs past them."""
         facts = store.row_facts()
         if facts and not 0 <= facts[0][0] <= facts[-1][0] < ntotal:

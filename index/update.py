@@ -7,7 +7,6 @@ then the embedding cache is asked, then the model). Each call makes at most one 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from collections.abc import Iterable, Sequence
@@ -23,11 +22,11 @@ from index.cache import EmbeddingCache
 from index.edit import IndexEditor
 from index.embed import Encoder
 from index.errors import BuildFailed, ModelMismatch
-from index.generations import STORE, resolve_generation, vector_files
+from index.generations import resolve_generation, store_files, vector_files
 from index.intake import Intake, bad_input
 from index.manifest import Manifest, versions
-from index.passages import PassageStore, unchanged_articles
 from index.reader import IndexReader
+from index.segments import opened, unchanged_articles
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.writer import IndexWriter
 
@@ -238,13 +237,13 @@ def compact(index_dir: Path, index_spec: str | None = None, wait: float | None =
     started = time.perf_counter()
     report = UpdateReport()
     live = Manifest.read(resolve_generation(Path(index_dir)))
-    one_file = len(vector_files(live.files)) == 1
+    one_file = len(vector_files(live.files)) == 1 and len(store_files(live.files)) == 1
     if not live.counts.deleted and one_file and index_spec in (None, live.index.type):
         return report  # nothing to drop, nothing to change: no new generation
     writer = IndexWriter(index_dir, live.dim, wait=wait)  # the lock first, then the live generation: no lost update
     try:
         with IndexReader(resolve_generation(Path(index_dir))) as source:
-            with contextlib.closing(PassageStore.read_only(source.generation / STORE)) as store:
+            with opened(source.generation, source.manifest.files) as store:
                 for article_row, rows, passages in store.stored_articles():
                     writer.add_stored(article_row, passages, source.vectors(rows))
                     report.passages += len(passages)

@@ -3,9 +3,9 @@
     python -m tests.crash_worker build|add|add-small|delete INDEX [INPUT...] [--kill-at N] [--delete ID]...
 
 Every call that moves data to disk on the way to a new generation (copy, hard link, fsync, rename, replace,
-symlink, vector and lexical writes) is counted; with --kill-at N the process kills itself (SIGKILL: no cleanup,
-no finally, no atexit) just before the Nth. Without it, it finishes and prints `steps=<count>` so a test can
-aim at every step in turn.
+symlink, vector, lexical and store-segment writes) is counted; with --kill-at N the process kills itself
+(SIGKILL: no cleanup, no finally, no atexit) just before the Nth. Without it, it finishes and prints
+`steps=<count>` so a test can aim at every step in turn.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--delete", action="append", default=[])
     args = parser.parse_args(argv)
 
-    from index import lexical
+    from index import lexical, segments
     from index import vectors as vecs
+    from index.passages import PassageStore
 
     for module, name in [
         (os, "fsync"),
@@ -55,6 +56,8 @@ def main(argv: list[str]) -> int:
         (vecs, "write"),
         (lexical, "build"),
         (lexical.LexicalEditor, "commit"),
+        (segments, "_write_json"),
+        (PassageStore, "absorb"),
     ]:
         setattr(module, name, _counted(getattr(module, name), args.kill_at))
 

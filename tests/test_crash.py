@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from index.articles import Article
 from index.check import check_index
-from index.generations import GENERATIONS
+from index.generations import GENERATIONS, resolve_generation, store_files
+from index.manifest import Manifest
 from index.reader import IndexReader
+from index.update import add_articles
 from search.searcher import Searcher, SearchOptions
 from tests.fakes import FakeEncoder, fake_build, made_up_articles, write_jsonl
 
@@ -30,14 +34,21 @@ ONE_MORE = OLD | {RECORDS[40]["id"]}  # add-small: one article, written as a new
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the first 40 articles, and the inputs: a.jsonl (those 40), b.jsonl (20 more), c.jsonl (the
-    first of those 20)."""
+    """An index of the first 40 articles in two store segments (39 built, 1 added), and the inputs: a.jsonl
+    (those 40), b.jsonl (20 more), c.jsonl (the first of those 20). So an add writes a segment (add-small folds
+    it with the one before), a delete a deletes file, an add of 20 folds every segment into one."""
     root = tmp_path_factory.mktemp("crash")
     write_jsonl(root / "a.jsonl", RECORDS[:40])
     write_jsonl(root / "b.jsonl", RECORDS[40:])
     write_jsonl(root / "c.jsonl", RECORDS[40:41])
-    fake_build([root / "a.jsonl"], root / "index")
+    fake_build([write_jsonl(root / "first.jsonl", RECORDS[:39])], root / "index")
+    add_articles(root / "index", [Article(**as_fields(RECORDS[39]))], FakeEncoder())
+    assert len(store_files(Manifest.read(resolve_generation(root / "index")).files)) == 2
     return root
+
+
+def as_fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {"article_id" if k == "id" else k: v for k, v in record.items()}
 
 
 def worker(command: str, index: Path, inputs: list[Path], *extra: str) -> subprocess.Popen[str]:

@@ -17,6 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from index.articles import Article
 from index.check import check_index
+from index.generations import first_row, resolve_generation, store_files, vector_files
+from index.manifest import Manifest
 from index.reader import IndexReader
 from index.update import add_articles, compact, delete_articles
 from search.searcher import Searcher, SearchOptions
@@ -125,6 +127,9 @@ class NothingLost(RuleBasedStateMachine):
         if not self.index.exists():
             return
         assert check_index(self.index)[1] == []
+        files = Manifest.read(resolve_generation(self.index)).files
+        # the store's segments start where the vector parts do (the build's, then each add's, folded alike)
+        assert [first for first, _ in store_files(files)] == [first_row(v) for v in vector_files(files)]
         reader = IndexReader(self.index)
         try:
             assert reader.article_ids() == set(self.model)

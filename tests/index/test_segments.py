@@ -1,0 +1,96 @@
+"""Store segments: an add writes only its articles (a segment beside its vector part), a delete a small file;
+the reader, compaction and `index check` read every segment minus the deletes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from index.articles import Article
+from index.check import check_index
+from index.generations import DELETED, GROUPS, STORE, first_row, resolve_generation, store_files, vector_files
+from index.manifest import Manifest
+from index.update import add_articles, compact, delete_articles
+from tests.fakes import FakeEncoder, OpenReader, fake_build, made_up_articles, write_jsonl
+
+RECORDS = made_up_articles(47)
+
+
+def as_article(record: dict[str, object]) -> Article:
+    return Article(**{"article_id" if k == "id" else k: v for k, v in record.items()})  # type: ignore[arg-type]
+
+
+def grow(tmp_path: Path) -> Path:
+    """40 articles built, then adds of 2 and 1 (neither folded into the build's segment)."""
+    index = tmp_path / "grown"
+    fake_build([write_jsonl(tmp_path / "base.jsonl", RECORDS[:40])], index)
+    for batch in (RECORDS[40:42], RECORDS[42:43]):
+        add_articles(index, [as_article(r) for r in batch], FakeEncoder())
+    return index
+
+
+def files(index: Path) -> dict[str, int]:
+    """{file: inode} of the live generation's manifest."""
+    generation = resolve_generation(index)
+    return {name: (generation / name).stat().st_ino for name in Manifest.read(generation).files}
+
+
+def test_an_add_writes_a_segment_of_its_articles_beside_its_vector_part(tmp_path: Path) -> None:
+    index = grow(tmp_path)
+    names = list(files(index))
+    stores = store_files(names)
+    assert [first for first, _ in stores] == [first_row(v) for v in vector_files(names)]
+    assert len(stores) >= 2 and GROUPS in names
+    before = files(index)
+    add_articles(index, [as_article(RECORDS[43])], FakeEncoder())
+    after = files(index)
+    assert after[STORE] == before[STORE]  # the build's segment shared (hard link), not copied
+    assert check_index(index)[1] == []
+
+
+def test_a_delete_writes_a_small_file_and_every_segment_stays_shared(tmp_path: Path, open_reader: OpenReader) -> None:
+    index = grow(tmp_path)
+    before = files(index)
+    gone = [str(RECORDS[0]["id"]), str(RECORDS[41]["id"])]  # one from the build's segment, one from an add's
+    delete_articles(index, gone)
+    after = files(index)
+    assert {n: i for n, i in after.items() if n.endswith(".sqlite3")} == {
+        n: i for n, i in before.items() if n.endswith(".sqlite3")
+    }
+    generation = resolve_generation(index)
+    assert (generation / DELETED).stat().st_size < 1000
+    assert check_index(index)[1] == []
+    reader = open_reader(index)
+    assert reader.articles == 41 and not any(reader.has_article(a) for a in gone)
+    assert not {p.article_id for p in reader.iter_passages()} & set(gone)
+    assert reader.fetch(list(range(reader.rows.live.size))) == list(reader.iter_passages())  # type: ignore[union-attr]
+
+
+def test_an_update_hides_the_old_version_in_its_segment(tmp_path: Path, open_reader: OpenReader) -> None:
+    index = grow(tmp_path)
+    changed = dataclasses.replace(as_article(RECORDS[3]), title="A new headline for the ferry story")
+    add_articles(index, [changed], FakeEncoder())
+    reader = open_reader(index)
+    assert reader.article(changed.article_id)["title"] == changed.title  # type: ignore[index]
+    assert sum(p.article_id == changed.article_id and p.n == 0 for p in reader.iter_passages()) == 1
+    assert reader.articles == 43 and check_index(index)[1] == []
+
+
+def test_compact_writes_one_segment_without_deletes(tmp_path: Path, open_reader: OpenReader) -> None:
+    index = grow(tmp_path)
+    delete_articles(index, [str(RECORDS[1]["id"])])
+    compact(index)
+    names = list(files(index))
+    assert [n for _, n in store_files(names)] == [STORE] and DELETED not in names
+    assert open_reader(index).articles == 42 and check_index(index)[1] == []
+
+
+def test_check_names_a_delete_of_an_article_not_stored(tmp_path: Path) -> None:
+    index = grow(tmp_path)
+    delete_articles(index, [str(RECORDS[2]["id"])])
+    path = resolve_generation(index) / DELETED
+    path.chmod(0o644)
+    path.write_text(json.dumps({"deleted": [["no-such-article", 3, 2]]}))
+    problems = "\n".join(check_index(index)[1])
+    assert f"{DELETED}: deletes of articles not stored" in problems and "no-such-article" in problems
