@@ -1,6 +1,7 @@
 """Searches under load while the archive changes: no request may fail, and everything added must be findable.
 
     python benchmarks/load.py --index IDX --inputs IDX-INPUTS... --work DIR [--seconds 60] [--clients 32] [--add 1000]
+    python benchmarks/load.py --index IDX --work DIR --stream 100x10 [--every 2] [--via http|cli]
 
 Copies the index IDX to DIR/index (IDX is only read), serves the copy with `python -m search serve` on 127.0.0.1
 (writes enabled with a throwaway key), and keeps `--clients` concurrent clients asking RealTimeQA's dev
@@ -9,6 +10,13 @@ that the index does not hold are POSTed in batches of `--batch`; then a full reb
 plus the added articles, written to DIR/added.jsonl) runs in another process and is swapped in under the running
 service. If the writers are not done at `--seconds`, the load runs on until they are, plus 5 s (the report
 says how long).
+`--stream NxM` instead adds N batches of M such articles, one batch every `--every` seconds on a fixed clock (an
+add that overruns its slot delays the next, which starts when it returns: the report gives each add's lateness),
+and no rebuild. `--via http` (the default) POSTs each batch, as a newsroom's feed would: the service writes and
+reloads before it answers. `--via cli` runs `python -m index add` in another process per batch: the service's
+watcher notices `current` moving. After each add returns, every article of its batch is polled until it is
+served; the lag from the add's return to the answer of the check that found it is reported per batch (max,
+p50, p95), beside the add durations.
 Afterwards every added article must be served: GET /articles/{id}, and a lexical search for its title within its
 day returns it. Prints a table (requests, failed, QPS, p50/p95/p99 overall and per phase) and writes JSON.
 """
@@ -29,13 +37,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, REPO, format_table, in_split, read_queries, summarise, write_json
-from benchmarks.latency import free_port, wait_healthy
+from benchmarks.latency import free_port, resident_mb, wait_healthy
 
 START_WRITES_S = 5.0
 MAX_SECONDS = 900  # the load never runs longer than this, writers done or not
@@ -72,10 +82,16 @@ class Phases:
     def __init__(self) -> None:
         self.now = "before writes"
         self.marks: list[tuple[str, float]] = []
+        self.done_at: float | None = None  # seconds from t0 when the writers finished
 
     def enter(self, phase: str, t0: float) -> None:
         self.now = phase
         self.marks.append((phase, round(time.perf_counter() - t0, 2)))
+
+    def finish(self, phase: str, t0: float) -> None:
+        """The writers are done: `phase` is what the load measures from here on."""
+        self.enter(phase, t0)
+        self.done_at = self.marks[-1][1]
 
 
 async def clients(
@@ -144,49 +160,203 @@ def writers(
     with open(log, "w") as f:
         done = subprocess.run(rebuild, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
     out["rebuild"] = {"exit": done.returncode, "seconds": round(time.perf_counter() - t, 1), "log": str(log)}
-    phases.enter("after rebuild", t0)
+    phases.finish("after rebuild", t0)
     return out
+
+
+POLL_S = 0.05  # between checks of an added article that is not served yet
+POLL_GIVE_UP_S = 120.0  # an article not served this long after its add returned is reported as never served
+
+
+def parse_stream(text: str) -> tuple[int, int]:
+    """ "100x10" -> (100 batches, 10 articles each)."""
+    try:
+        batches, size = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--stream wants BATCHESxSIZE, like 100x10, not {text!r}") from None
+    if batches < 1 or size < 1:
+        raise argparse.ArgumentTypeError("--stream: batches and size must be at least 1")
+    return batches, size
+
+
+def post_batch(http: Any, batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """One add through the API (the service writes, reloads, then answers)."""
+    r = http.post("/articles", json={"articles": batch})
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    out = {"status": r.status_code, **{k: body.get(k) for k in ("added", "passages", "embedded", "generation")}}
+    return out if r.status_code == 200 else {**out, "error": f"POST /articles: HTTP {r.status_code}: {r.text[:500]}"}
+
+
+def cli_batch(index: Path, batch: list[dict[str, Any]], folder: Path, log: Path) -> dict[str, Any]:
+    """One add by `python -m index add` in another process (the service's watcher picks the new generation up)."""
+    batch_file = folder / "batch.jsonl"
+    batch_file.write_text("".join(json.dumps(a) + "\n" for a in batch), encoding="utf-8")
+    with open(log, "a") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "index", "add", "--index", str(index), str(batch_file)],
+            cwd=REPO,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    out: dict[str, Any] = {"status": done.returncode}
+    return out if done.returncode == 0 else {**out, "error": f"index add exited {done.returncode}: see {log}"}
+
+
+def seconds_until_served(http: Any, article: dict[str, Any], since: float) -> float | None:
+    """Seconds from `since` (its add's return) to the answer of the first check that found the article served;
+    None if it still is not after POLL_GIVE_UP_S."""
+    while True:
+        found = served(http, article) is None
+        waited = time.perf_counter() - since
+        if found:
+            return waited
+        if waited > POLL_GIVE_UP_S:
+            return None
+        time.sleep(POLL_S)
+
+
+def stream(
+    url: str,
+    key: str,
+    add: Callable[[Any, list[dict[str, Any]]], dict[str, Any]],
+    articles: list[dict[str, Any]],
+    size: int,
+    every: float,
+    phases: Phases,
+    t0: float,
+) -> dict[str, Any]:
+    """Add `articles` in batches of `size`, one every `every` s on a fixed clock (an overrunning add delays the
+    next); after each add returns, poll its articles concurrently until served. Returns the adds and lags."""
+    import httpx
+
+    adds: list[dict[str, Any]] = []
+    pending: list[list[Future[float | None]]] = []
+    time.sleep(START_WRITES_S)
+    phases.enter("streaming adds", t0)
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        httpx.Client(base_url=url, timeout=600.0, headers=headers) as http,
+        ThreadPoolExecutor(max_workers=2 * size) as pool,
+    ):
+        start = time.perf_counter()
+        for i, first in enumerate(range(0, len(articles), size)):
+            due = start + i * every
+            time.sleep(max(0.0, due - time.perf_counter()))
+            began = time.perf_counter()
+            batch = articles[first : first + size]
+            done = add(http, batch)
+            returned = time.perf_counter()
+            adds.append(
+                {
+                    "at_s": round(began - t0, 2),
+                    "late_s": round(began - due, 2),
+                    "seconds": round(returned - began, 2),
+                    **done,
+                }
+            )
+            if "error" in done:
+                break
+            pending.append([pool.submit(seconds_until_served, http, a, returned) for a in batch])
+        lags = [[f.result() for f in futures] for futures in pending]
+    phases.finish("after adds", t0)
+    for record, batch_lags in zip(adds, lags, strict=False):
+        record["lag_s"] = None if None in batch_lags else round(max(batch_lags), 2)  # type: ignore[type-var]
+    return {"adds": adds, "error": next((a["error"] for a in adds if "error" in a), None)}
+
+
+def served(http: Any, article: dict[str, Any]) -> str | None:
+    """None when the article is served (by id, and a lexical search for its title on its day returns it), else
+    which check failed: "not_served" or "not_found_by_title"."""
+    from index.articles import normalise_date
+
+    if http.get(f"/articles/{article['doc_id']}").status_code != 200:
+        return "not_served"
+    day = normalise_date(article["publish_date"])
+    params = {"q": article["title"] or article["text"][:200], "mode": "lexical", "k": 100, "from": day, "to": day}
+    hits = http.get("/search", params={**params, "recency": 0}).json()["hits"]
+    return None if article["doc_id"] in {h["article_id"] for h in hits} else "not_found_by_title"
 
 
 def verify(url: str, articles: list[dict[str, Any]]) -> dict[str, Any]:
     """Every added article is served: by id, and by a lexical search for its title on its day."""
     import httpx
 
-    from index.articles import normalise_date
-
-    missing, not_found = [], []
+    missing: dict[str, list[str]] = {"not_served": [], "not_found_by_title": []}
     with httpx.Client(base_url=url, timeout=60.0) as http:
         for a in articles:
-            if http.get(f"/articles/{a['doc_id']}").status_code != 200:
-                missing.append(a["doc_id"])
-                continue
-            day = normalise_date(a["publish_date"])
-            params = {
-                "q": a["title"] or a["text"][:200],
-                "mode": "lexical",
-                "k": 100,
-                "from": day,
-                "to": day,
-                "recency": 0,
-            }
-            hits = http.get("/search", params=params).json()["hits"]
-            if a["doc_id"] not in {h["article_id"] for h in hits}:
-                not_found.append(a["doc_id"])
-    return {"checked": len(articles), "not_served": missing, "not_found_by_title": not_found}
+            why = served(http, a)
+            if why is not None:
+                missing[why].append(a["doc_id"])
+    return {"checked": len(articles), **missing}
+
+
+def load_while(
+    url: str, queries: list[str], n: int, seconds: float, write: Callable[[], None], phases: Phases, t0: float
+) -> list[tuple[str, float, str]]:
+    """Run `write` in a thread while `n` clients search: at least `seconds`, and on until the writers are done plus
+    AFTER_S (at most MAX_SECONDS; at once if the writers fail)."""
+    thread = threading.Thread(target=write)
+    thread.start()
+
+    async def run() -> list[tuple[str, float, str]]:
+        stop = asyncio.Event()
+
+        async def stopper() -> None:
+            while True:
+                now = time.perf_counter() - t0
+                done = phases.done_at
+                if now >= MAX_SECONDS or (now >= seconds and done is not None and now >= done + AFTER_S):
+                    break
+                if not thread.is_alive() and done is None:
+                    break  # the writers failed: stop, the report says why
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        samples, _ = await asyncio.gather(clients(url, queries, n, stop, phases), stopper())
+        return samples
+
+    samples = asyncio.run(run())
+    thread.join()
+    return samples
+
+
+def stream_summary(adds: list[dict[str, Any]], size: int, every: float) -> dict[str, Any]:
+    """The adds' durations and lateness, and the lag until their articles were served (seconds)."""
+    lags = [a["lag_s"] for a in adds if a.get("lag_s") is not None]
+    return {
+        "batches": len(adds),
+        "size": size,
+        "every_s": every,
+        "add_seconds": summarise([a["seconds"] for a in adds])
+        | {"max": max((a["seconds"] for a in adds), default=None)},
+        "late_adds": sum(a["late_s"] > 0.05 for a in adds),
+        "max_late_s": max((a["late_s"] for a in adds), default=None),
+        "lag_s": summarise(lags) | {"max": max(lags, default=None)},
+        "batches_never_served": sum(a.get("lag_s") is None for a in adds),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True, help="index to copy (read only)")
-    parser.add_argument("--inputs", nargs="+", required=True, help="the article files the index was built from")
+    parser.add_argument("--inputs", nargs="+", help="the article files the index was built from (for the rebuild)")
     parser.add_argument("--work", type=Path, required=True, help="folder for the copy, the added articles and logs")
     parser.add_argument("--corpus", type=Path, default=DATA_DIR / "corpus.jsonl.xz")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--add", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--stream", type=parse_stream, default=None, metavar="NxM", help="N adds of M articles, no rebuild"
+    )
+    parser.add_argument("--every", type=float, default=2.0, help="--stream: seconds between the adds' starts")
+    parser.add_argument("--via", choices=("http", "cli"), default="http", help="--stream: POST /articles or index add")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.stream is None and not args.inputs:
+        parser.error("--inputs is needed for the rebuild (or give --stream)")
+    if args.stream is not None:
+        args.add, args.batch = args.stream[0] * args.stream[1], args.stream[1]
 
     queries = [q for qid, q in read_queries(DATA_DIR / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, "dev")]
     index = args.work / "index"
@@ -195,9 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     shutil.copytree(args.index, index, symlinks=True, ignore=shutil.ignore_patterns(".write.lock"))
     articles = new_articles(args.corpus, stored_ids(index), args.add)
-    added = args.work / "added.jsonl"
-    added.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
-    rebuild = [sys.executable, "-m", "index", "build", "--index", str(index), *args.inputs, str(added), "--no-progress"]
     print(f"{len(queries)} dev questions, {len(articles)} articles to add, {args.clients} clients", file=sys.stderr)
 
     key = secrets.token_hex(16)
@@ -206,48 +373,39 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, DATELINE_API_KEY=key, DATELINE_RELOAD_SECONDS="1", DATELINE_MAX_BATCH=str(args.batch))
     cmd = [sys.executable, "-m", "search", "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
     report: dict[str, Any] = {"index": str(args.index), "clients": args.clients, "target_seconds": args.seconds}
+    result: dict[str, Any] = {}
+    phases = Phases()
+
+    def write() -> None:
+        if args.stream is None:
+            added = args.work / "added.jsonl"
+            added.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+            rebuild = [sys.executable, "-m", "index", "build", "--index", str(index), *args.inputs, str(added)]
+            result.update(
+                writers(
+                    url, key, articles, args.batch, [*rebuild, "--no-progress"], args.work / "rebuild.log", phases, t0
+                )
+            )
+            return
+        if args.via == "http":
+            add: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] = post_batch
+        else:
+            add = lambda _, batch: cli_batch(index, batch, args.work, args.work / "adds.log")  # noqa: E731
+        result.update(stream(url, key, add, articles, args.batch, args.every, phases, t0))
+
     with tempfile.TemporaryFile("w+") as server_log:
         server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=server_log, stderr=subprocess.STDOUT)
         try:
             wait_healthy(server, url, server_log)  # type: ignore[arg-type]
-            phases = Phases()
             t0 = time.perf_counter()
-            result: dict[str, Any] = {}
-
-            def write() -> None:
-                result.update(writers(url, key, articles, args.batch, rebuild, args.work / "rebuild.log", phases, t0))
-
-            thread = threading.Thread(target=write)
-            thread.start()
-
-            async def run() -> list[tuple[str, float, str]]:
-                stop = asyncio.Event()
-
-                async def stopper() -> None:
-                    # At least --seconds, and on until the writers are done plus AFTER_S to measure the new index.
-                    while True:
-                        now = time.perf_counter() - t0
-                        writers_done_at = phases.marks[-1][1] if phases.now == "after rebuild" else None
-                        if now >= MAX_SECONDS or (
-                            now >= args.seconds and writers_done_at is not None and now >= writers_done_at + AFTER_S
-                        ):
-                            break
-                        if not thread.is_alive() and phases.now != "after rebuild":
-                            break  # the writers failed: stop, the report says why
-                        await asyncio.sleep(0.2)
-                    stop.set()
-
-                samples, _ = await asyncio.gather(clients(url, queries, args.clients, stop, phases), stopper())
-                return samples
-
-            samples = asyncio.run(run())
+            samples = load_while(url, queries, args.clients, args.seconds, write, phases, t0)
             elapsed = time.perf_counter() - t0
-            thread.join()
-            time.sleep(2)  # the watcher reloads within a second of the rebuild's swap
+            time.sleep(2)  # the watcher reloads within a second of a swap by another process
             report["verify"] = verify(url, articles)
             import httpx
 
             health = httpx.get(f"{url}/healthz", timeout=30).json()
+            report["server_memory_mb"] = resident_mb(server.pid)
         finally:
             server.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -258,22 +416,42 @@ def main(argv: list[str] | None = None) -> int:
             (args.work / "server.log").write_text(server_log.read())
 
     failures = [f"{phase}: {o}" for phase, _, o in samples if o != "ok"]
-    ok_ms = [ms for _, ms, o in samples if o == "ok"]
     report.update(
         seconds=round(elapsed, 1),
         requests=len(samples),
         failed=len(failures),
         failures=sorted(set(failures))[:20],
         qps=round(len(samples) / elapsed, 1),
-        latency_ms=summarise(ok_ms),
+        latency_ms=summarise([ms for _, ms, o in samples if o == "ok"]),
         phases={
             p: summarise([ms for ph, ms, o in samples if ph == p and o == "ok"])
+            | {"qps": phase_qps(samples, phases, p, elapsed)}
             for p, _ in [("before writes", 0), *phases.marks]
         },
         phase_marks_s=phases.marks,
         writes=result,
         served_at_end={k: health.get(k) for k in ("generation", "articles", "passages", "deleted", "reloads")},
     )
+    if args.stream is not None:
+        report["stream"] = {"via": args.via, **stream_summary(result.get("adds", []), args.batch, args.every)}
+    print_report(report, result, elapsed)
+    print(f"wrote {write_json(report, args.out, 'load')}")
+    v = report["verify"]
+    ok = not failures and not v["not_served"] and not v["not_found_by_title"] and not result.get("error")
+    if args.stream is None:
+        ok = ok and bool(result.get("rebuild")) and result["rebuild"]["exit"] == 0
+    return 0 if ok else 1
+
+
+def phase_qps(samples: list[tuple[str, float, str]], phases: Phases, phase: str, elapsed: float) -> float | None:
+    """Requests started in `phase` per second of it."""
+    bounds = [0.0, *(t for _, t in phases.marks), elapsed]
+    names = ["before writes", *(p for p, _ in phases.marks)]
+    seconds = bounds[names.index(phase) + 1] - bounds[names.index(phase)]
+    return round(sum(ph == phase for ph, _, _ in samples) / seconds, 1) if seconds > 0 else None
+
+
+def print_report(report: dict[str, Any], result: dict[str, Any], elapsed: float) -> None:
     rows = [
         [
             "all",
@@ -284,19 +462,27 @@ def main(argv: list[str] | None = None) -> int:
         ]
     ]
     for phase, stats in report["phases"].items():
-        rows.append([phase, stats["count"], "", "", stats["p50"], stats["p95"], stats["p99"]])
+        rows.append([phase, stats["count"], "", stats["qps"], stats["p50"], stats["p95"], stats["p99"]])
     print(format_table(["phase", "requests", "failed", "QPS", "p50 ms", "p95 ms", "p99 ms"], rows))
     v = report["verify"]
-    served = v["checked"] - len(v["not_served"])
+    served_n = v["checked"] - len(v["not_served"])
+    found = served_n - len(v["not_found_by_title"])
+    after = f"afterwards {served_n}/{v['checked']} served by id, {found} found by their title"
+    if "stream" in report:
+        st = report["stream"]
+        print(
+            f"{elapsed:.1f} s; {st['batches']} adds of {st['size']} via {st['via']}, every {st['every_s']} s: add s "
+            f"p50 {st['add_seconds']['p50']} p95 {st['add_seconds']['p95']} max {st['add_seconds']['max']}; "
+            f"{st['late_adds']} started late (at most {st['max_late_s']} s); served after the add returned: "
+            f"p50 {st['lag_s']['p50']} p95 {st['lag_s']['p95']} max {st['lag_s']['max']} s, "
+            f"{st['batches_never_served']} batches never; {after}; server memory {report.get('server_memory_mb')}"
+        )
+        return
+    posts = result.get("posts", [])
     print(
-        f"{elapsed:.1f} s; added {sum(p.get('added') or 0 for p in result.get('posts', []))} articles in "
-        f"{len(result.get('posts', []))} posts ({sum(p['seconds'] for p in result.get('posts', [])):.1f} s); "
-        f"rebuild {result.get('rebuild')}; afterwards {served}/{v['checked']} served by id, "
-        f"{served - len(v['not_found_by_title'])} found by their title"
+        f"{elapsed:.1f} s; added {sum(p.get('added') or 0 for p in posts)} articles in {len(posts)} posts "
+        f"({sum(p['seconds'] for p in posts):.1f} s); rebuild {result.get('rebuild')}; {after}"
     )
-    print(f"wrote {write_json(report, args.out, 'load')}")
-    ok = not failures and not v["not_served"] and result.get("rebuild", {}) and result["rebuild"]["exit"] == 0
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
