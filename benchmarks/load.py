@@ -52,18 +52,27 @@ MAX_SECONDS = 900  # the load never runs longer than this, writers done or not
 AFTER_S = 5.0  # load kept on after the rebuild's swap, to measure the new generation
 
 
+NEW_ID = "load-"  # the prefix of a held article's copy, added when the corpus has too few the index lacks
+
+
 def new_articles(corpus: Path, have: set[str], n: int) -> list[dict[str, Any]]:
-    """The first `n` dated articles of the corpus with an id the index does not hold (in corpus order)."""
-    out: list[dict[str, Any]] = []
+    """The first `n` dated articles of the corpus with an id the index does not hold (in corpus order); when
+    there are fewer (an index of the whole corpus), held ones follow under new ids (NEW_ID + id)."""
+    new: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
     with lzma.open(corpus, "rt", encoding="utf-8") as f:
         for line in f:
             record = json.loads(line)
-            if record["doc_id"] in have or not record.get("publish_date") or not record.get("text", "").strip():
+            if not record.get("publish_date") or not record.get("text", "").strip():
                 continue
-            out.append({k: record.get(k) for k in ("doc_id", "title", "text", "publish_date", "source", "url")})
-            if len(out) >= n:
+            article = {k: record.get(k) for k in ("doc_id", "title", "text", "publish_date", "source", "url")}
+            if article["doc_id"] not in have:
+                new.append(article)
+            elif len(held) < n and NEW_ID + article["doc_id"] not in have:
+                held.append({**article, "doc_id": NEW_ID + article["doc_id"]})
+            if len(new) >= n:
                 break
-    return out
+    return [*new, *held][:n]
 
 
 def stored_ids(index: Path) -> set[str]:
@@ -187,13 +196,13 @@ def post_batch(http: Any, batch: list[dict[str, Any]]) -> dict[str, Any]:
     return out if r.status_code == 200 else {**out, "error": f"POST /articles: HTTP {r.status_code}: {r.text[:500]}"}
 
 
-def cli_batch(index: Path, batch: list[dict[str, Any]], folder: Path, log: Path) -> dict[str, Any]:
+def cli_batch(index: Path, batch: list[dict[str, Any]], folder: Path, log: Path, embed: bool) -> dict[str, Any]:
     """One add by `python -m index add` in another process (the service's watcher picks the new generation up)."""
     batch_file = folder / "batch.jsonl"
     batch_file.write_text("".join(json.dumps(a) + "\n" for a in batch), encoding="utf-8")
     with open(log, "a") as f:
         done = subprocess.run(
-            [sys.executable, "-m", "index", "add", "--index", str(index), str(batch_file)],
+            [sys.executable, "-m", "index", "add", "--index", str(index), str(batch_file), *(["--no-cache"] * embed)],
             cwd=REPO,
             stdout=f,
             stderr=subprocess.STDOUT,
@@ -273,7 +282,8 @@ def served(http: Any, article: dict[str, Any]) -> str | None:
         return "not_served"
     day = normalise_date(article["publish_date"])
     params = {"q": article["title"] or article["text"][:200], "mode": "lexical", "k": 100, "from": day, "to": day}
-    hits = http.get("/search", params={**params, "recency": 0}).json()["hits"]
+    # collapse off: a copy under a new id must be found itself, not folded under its near-duplicate original
+    hits = http.get("/search", params={**params, "recency": 0, "collapse": "false"}).json()["hits"]
     return None if article["doc_id"] in {h["article_id"] for h in hits} else "not_found_by_title"
 
 
@@ -351,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--every", type=float, default=2.0, help="--stream: seconds between the adds' starts")
     parser.add_argument("--via", choices=("http", "cli"), default="http", help="--stream: POST /articles or index add")
+    parser.add_argument(
+        "--embed", action="store_true", help="no embedding cache: every added passage is embedded, as new text would be"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.stream is None and not args.inputs:
@@ -371,8 +384,15 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DATELINE_API_KEY=key, DATELINE_RELOAD_SECONDS="1", DATELINE_MAX_BATCH=str(args.batch))
+    if args.embed:
+        env["DATELINE_CACHE"] = "off"
     cmd = [sys.executable, "-m", "search", "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
-    report: dict[str, Any] = {"index": str(args.index), "clients": args.clients, "target_seconds": args.seconds}
+    report: dict[str, Any] = {
+        "index": str(args.index),
+        "clients": args.clients,
+        "target_seconds": args.seconds,
+        "embedding_cache": not args.embed,
+    }
     result: dict[str, Any] = {}
     phases = Phases()
 
@@ -390,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.via == "http":
             add: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] = post_batch
         else:
-            add = lambda _, batch: cli_batch(index, batch, args.work, args.work / "adds.log")  # noqa: E731
+            add = lambda _, batch: cli_batch(index, batch, args.work, args.work / "adds.log", args.embed)  # noqa: E731
         result.update(stream(url, key, add, articles, args.batch, args.every, phases, t0))
 
     with tempfile.TemporaryFile("w+") as server_log:
