@@ -225,6 +225,13 @@ def file_entries(
     return out
 
 
+def file_identity(path: Path) -> tuple[int, int, int, int]:
+    """What names a file's bytes while it lives: (device, inode, size, mtime); a file hard-linked into a later
+    generation keeps it, a rewritten one does not."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def check_files(generation: Path, files: Mapping[str, FileEntry], full: bool = False) -> None:
     """Refuse an index whose files are missing or differ from the manifest (sizes; sha256 too when `full`)."""
     for name, entry in files.items():

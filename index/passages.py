@@ -215,12 +215,19 @@ class PassageStore:
             )
         )
 
-    def row_facts(self) -> list[tuple[int, str, str | None, str | None, int]]:
-        """(row, article_id, date, source, n) of every passage in row order: the reader's per-row arrays."""
+    def row_facts(self, first_row: int = 0) -> list[tuple[int, str, str | None, str | None, int]]:
+        """(row, article_id, date, source, n) of every passage from `first_row` on, in row order: the reader's
+        per-row arrays."""
         return self._db.execute(
             "SELECT p.row, p.article_id, a.date, a.source, p.n FROM passages p JOIN articles a USING (article_id) "
-            "ORDER BY p.row"
+            "WHERE p.row >= ? ORDER BY p.row",
+            (first_row,),
         ).fetchall()
+
+    def rows_below(self, end: int) -> list[int]:
+        """The stored rows before `end` (read from the article index, which holds every row, not the texts)."""
+        query = "SELECT row FROM passages INDEXED BY passages_article WHERE row < ?"
+        return sorted(r for (r,) in self._db.execute(query, (end,)))
 
     def near_duplicate_groups(self) -> Iterator[tuple[str, str]]:
         """(article_id, group_id) of every grouped article."""

@@ -21,7 +21,7 @@ import numpy as np
 from index import lexical
 from index import vectors as vecs
 from index.errors import IndexCorrupt
-from index.generations import LEXICAL, REBUILD, check_files, lease, resolve_generation, vector_files
+from index.generations import LEXICAL, REBUILD, check_files, file_identity, lease, resolve_generation, vector_files
 from index.manifest import Manifest
 from index.passages import ArticleInfo, StoredPassage
 from index.rows import EPOCH, NO_DAY, RowTable
@@ -61,9 +61,14 @@ def settle_ties(search: Callable[[int], Ranked], k: int, key: Callable[[int], An
 class IndexReader:
     """A loaded generation: vector search and passage fetch. Thread-safe (one SQLite connection per thread).
 
-    Use as `with IndexReader(path) as reader:`, or call `close()`: it holds a lease on its generation."""
+    Use as `with IndexReader(path) as reader:`, or call `close()`: it holds a lease on its generation.
 
-    def __init__(self, path: Path, verify: bool = False) -> None:
+    `reuse`, the reader of an earlier generation of the same index (the one served until now), lends what this
+    generation shares with it: the loaded vector parts of the same files (hard links: same inode, size and
+    mtime), and its row table when this generation is an edit of that one (only the edit's rows are read). So
+    a reload after an add loads about the batch, not the archive. Both readers stay whole and independent."""
+
+    def __init__(self, path: Path, verify: bool = False, reuse: IndexReader | None = None) -> None:
         self.generation = resolve_generation(Path(path))
         self._lease = lease(self.generation)  # released in close(): pruning skips a generation someone reads
         self._local = threading.local()
@@ -72,18 +77,23 @@ class IndexReader:
         try:
             self.manifest = Manifest.read(self.generation)
             check_files(self.generation, self.manifest.files, full=verify)
-            self.index = self._load_vectors()
-            self.rows = RowTable.load(self._db(), vecs.count(self.index), self.generation)
+            self._parts: dict[tuple[int, ...], Any] = {}  # file identity -> its loaded vector part, for reuse
+            self.index = self._load_vectors(reuse._parts if reuse is not None else {})
+            self.rows = self._load_rows(reuse)
             self.lexical = self._load_lexical()
             self._group_of, self._members = self._load_near_duplicates()
         except BaseException:
             self.close()
             raise
 
-    def _load_vectors(self) -> Any:
-        """The vector index, refused unless its size and dimension and the store's agree with the manifest."""
+    def _load_vectors(self, loaded: dict[tuple[int, ...], Any]) -> Any:
+        """The vector index (parts already `loaded` from the same files reused), refused unless its size and
+        dimension and the store's agree with the manifest."""
         try:
-            index = vecs.read_parts([self.generation / name for name in vector_files(self.manifest.files)])
+            for name in vector_files(self.manifest.files):
+                key = file_identity(self.generation / name)
+                self._parts[key] = loaded[key] if key in loaded else vecs.read(self.generation / name)
+            index = vecs.joined(list(self._parts.values()))
         except RuntimeError as exc:
             raise IndexCorrupt(f"{self.generation}: a vector file is unreadable ({exc}); {REBUILD}") from exc
         counts = self.manifest.counts
@@ -97,6 +107,20 @@ class IndexReader:
         if vecs.dim(index) != self.manifest.dim:
             raise IndexCorrupt(f"{self.generation}: vector dimension differs from the manifest; {REBUILD}")
         return index
+
+    def _load_rows(self, reuse: IndexReader | None) -> RowTable:
+        """The row table: extended from `reuse`'s when this generation is an add or delete made from its
+        generation (rows kept their numbers), else read whole."""
+        ntotal = vecs.count(self.index)
+        update = self.manifest.update or {}
+        if (
+            reuse is None
+            or update.get("kind") not in ("add", "delete")
+            or update.get("base") != reuse.generation.name
+            or ntotal < len(reuse.row_days)
+        ):
+            return RowTable.load(self._db(), ntotal, self.generation)
+        return reuse.rows.extended(self._db(), ntotal, self.manifest.counts.passages, self.generation)
 
     def _load_lexical(self) -> lexical.LexicalIndex | None:
         meta = self.manifest.lexical

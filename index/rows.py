@@ -3,6 +3,7 @@ place in the article, source and whether the row is still stored."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import Counter
 from dataclasses import dataclass
@@ -45,26 +46,87 @@ class RowTable:
     def load(cls, store: Segments, ntotal: int, where: object = "the index") -> RowTable:
         """The table of a store whose vector index holds `ntotal` rows; IndexCorrupt if a row runs past them."""
         facts = store.row_facts()
-        if facts and not 0 <= facts[0][0] <= facts[-1][0] < ntotal:
-            raise IndexCorrupt(f"{where}: store rows run past the {ntotal} vectors; {REBUILD}")
-        row_ids, article_ids, dates, sources, places = zip(*facts, strict=True) if facts else ((), (), (), (), ())
-        rows = np.array(row_ids, dtype=np.int64)
-        article_of = [""] * ntotal
-        for r, a in zip(row_ids, article_ids, strict=True):
-            article_of[r] = a
-        days = np.full(ntotal, NO_DAY, dtype=np.int32)
-        days[rows] = np.array([day_number(d) for d in dates], dtype=np.int32)
-        n = np.zeros(ntotal, dtype=np.int32)
-        n[rows] = np.array(places, dtype=np.int32)
-        codes: dict[str, int] = {}
-        names: list[str] = []
-        source_of = np.full(ntotal, -1, dtype=np.int32)
-        source_of[rows] = np.array([_code(s or "", codes, names) for s in sources], np.int32)
+        _check_rows(facts, 0, ntotal, where)
+        article_of, days, n, sources, codes, names = _columns(facts, 0, ntotal, {}, [])
         live = None
         if len(facts) < ntotal:
             live = np.zeros(ntotal, dtype=bool)
-            live[rows] = True
-        return cls(article_of, days, n, source_of, codes, names, live, len(facts), dict(Counter(article_ids)))
+            live[[f[0] for f in facts]] = True
+        passages_in = dict(Counter(f[1] for f in facts))
+        return cls(article_of, days, n, sources, codes, names, live, len(facts), passages_in)
+
+    def extended(self, store: Segments, ntotal: int, stored: int, where: object = "the index") -> RowTable:
+        """The table of a generation edited from this one (an add or a delete: rows keep their numbers, some
+        deleted, new ones from this table's end on), holding `ntotal` rows of which `stored` are in `store`.
+        Reads only the new rows, and the stored old ones only when some were deleted; this table is unchanged."""
+        old = len(self.days)
+        facts = store.row_facts(old)
+        _check_rows(facts, old, ntotal, where)
+        article_of, days, n, sources, codes, names = _columns(
+            facts, old, ntotal, dict(self.source_codes), list(self.source_names)
+        )
+        table = RowTable(
+            self.article_of + article_of,
+            np.concatenate([self.days, days]),
+            np.concatenate([self.n, n]),
+            np.concatenate([self.sources, sources]),
+            codes,
+            names,
+            None,
+            stored,
+            dict(Counter(f[1] for f in facts) + Counter(self.passages_in)),
+        )
+        live = np.zeros(ntotal, dtype=bool)
+        live[:old] = True if self.live is None else self.live
+        live[[f[0] for f in facts]] = True
+        gone = self.stored - (stored - len(facts))  # old rows the edit deleted: their rows are read only then
+        if gone:
+            still = np.zeros(old, dtype=bool)
+            still[store.rows_below(old)] = True
+            dead = np.flatnonzero(live[:old] & ~still)
+            if len(dead) != gone:
+                raise IndexCorrupt(f"{where}: {len(dead)} rows deleted, the counts say {gone}; {REBUILD}")
+            table._forget(dead)
+            live[dead] = False
+        return dataclasses.replace(table, live=None if stored == ntotal else live)
+
+    def _forget(self, rows: np.ndarray) -> None:
+        """Mark `rows` deleted in this (new, not yet shared) table."""
+        for r in rows.tolist():
+            article = self.article_of[r]
+            self.passages_in[article] -= 1
+            if not self.passages_in[article]:
+                del self.passages_in[article]
+            self.article_of[r] = ""
+        self.days[rows], self.n[rows], self.sources[rows] = NO_DAY, 0, -1
+
+
+Facts = list[tuple[int, str, str | None, str | None, int]]
+
+
+def _check_rows(facts: Facts, first: int, ntotal: int, where: object) -> None:
+    if facts and not first <= facts[0][0] <= facts[-1][0] < ntotal:
+        raise IndexCorrupt(f"{where}: store rows run past the {ntotal} vectors; {REBUILD}")
+
+
+def _columns(
+    facts: Facts, first: int, ntotal: int, codes: dict[str, int], names: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, dict[str, int], list[str]]:
+    """The per-row columns of rows first..ntotal-1 from their facts (rows without facts: deleted), and the source
+    codes extended by the sources seen first here."""
+    size = ntotal - first
+    row_ids, article_ids, dates, sources, places = zip(*facts, strict=True) if facts else ((), (), (), (), ())
+    rows = np.array(row_ids, dtype=np.int64) - first
+    article_of = [""] * size
+    for r, a in zip(rows.tolist(), article_ids, strict=True):
+        article_of[r] = a
+    days = np.full(size, NO_DAY, dtype=np.int32)
+    days[rows] = np.array([day_number(d) for d in dates], dtype=np.int32)
+    n = np.zeros(size, dtype=np.int32)
+    n[rows] = np.array(places, dtype=np.int32)
+    source_of = np.full(size, -1, dtype=np.int32)
+    source_of[rows] = np.array([_code(s or "", codes, names) for s in sources], np.int32)
+    return article_of, days, n, source_of, codes, names
 
 
 def _code(source: str, codes: dict[str, int], names: list[str]) -> int:

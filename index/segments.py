@@ -172,8 +172,15 @@ class Segments:
         for store in self.stores:
             yield from (d for d in store.lexical_documents() if d[0] not in self._gone_rows)
 
-    def row_facts(self) -> list[tuple[int, str, str | None, str | None, int]]:
-        return [f for store in self.stores for f in store.row_facts() if f[0] not in self._gone_rows]
+    def row_facts(self, first_row: int = 0) -> list[tuple[int, str, str | None, str | None, int]]:
+        """(row, article_id, date, source, n) of every passage from `first_row` on, in row order."""
+        stores = self.stores[max(0, self.segment_of(first_row)) :]  # the segments holding rows from first_row on
+        return [f for store in stores for f in store.row_facts(first_row) if f[0] not in self._gone_rows]
+
+    def rows_below(self, end: int) -> list[int]:
+        """The stored rows before `end`."""
+        stores = [store for store, first in zip(self.stores, self.firsts, strict=True) if first < end]
+        return [r for store in stores for r in store.rows_below(end) if r not in self._gone_rows]
 
     def stored_articles(self) -> Iterator[tuple[tuple[Any, ...], list[int], list[Passage]]]:
         for store, gone in zip(self.stores, self._gone, strict=True):

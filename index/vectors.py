@@ -139,7 +139,11 @@ MERGE_FACTOR = 4
 
 def read_parts(paths: list[Path]) -> Any:
     """The vector files of a generation, in row order, as one index (a single file: its FAISS index itself)."""
-    parts = [read(p) for p in paths]
+    return joined([read(p) for p in paths])
+
+
+def joined(parts: list[Any]) -> Any:
+    """Loaded parts, in row order, as one index (a single part: itself)."""
     return parts[0] if len(parts) == 1 else Parts(parts)
 
 

@@ -75,6 +75,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             query_encoder=settings.query_encoder,
         )
     live = LiveSearcher.following(settings.index, loaded)
+    live.observe_reload = app.state.metrics.reloads.observe
     app.state.live = live
     if settings.reload_seconds > 0:
         live.watch(settings.reload_seconds)

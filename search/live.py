@@ -2,8 +2,9 @@
 
 A request leases the searcher it starts with and keeps it to the end, so a swap never changes an index under
 a running search; the old searcher is closed when its last lease ends. A background thread checks `current`
-(a readlink) every `poll_seconds` and loads a new generation beside the old one before swapping; `reload()`
-does it at once (POST /admin/reload, and after a write through the API). A generation that fails to load is
+(a readlink) every `poll_seconds` and loads a new generation beside the old one before swapping, reusing the
+vector parts and row facts the two share (an add loads about its batch); `reload()` does it at once (POST
+/admin/reload, and after a write through the API). A generation that fails to load is
 logged and skipped: the service keeps serving the one it has.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,11 @@ from search.shards import ShardedReader, resolve_shards, shard_paths
 log = logging.getLogger("dateline.reload")
 
 
+def _next_reader(generation: Path, serving: ReadSide) -> ReadSide:
+    """The reader of a new generation, reusing what it shares with the one served (`IndexReader`'s `reuse`)."""
+    return IndexReader(generation, reuse=serving if isinstance(serving, IndexReader) else None)
+
+
 class LiveSearcher:
     """Thread-safe holder of the current Searcher; `lease()` for a request, `reload()` to follow the index."""
 
@@ -32,12 +39,12 @@ class LiveSearcher:
         self,
         index_path: Path,
         searcher: Searcher[ReadSide],
-        open_reader: Callable[[Path], ReadSide] = IndexReader,
+        open_reader: Callable[[Path, ReadSide], ReadSide] | None = None,
         resolve: Callable[[Path], Path] = resolve_generation,
     ) -> None:
         self.index_path = Path(index_path)
         self._searcher = searcher
-        self._open_reader = open_reader
+        self._open_reader = open_reader or _next_reader  # (generation, the reader served until now) -> its reader
         self._resolve = resolve  # index folder -> the generation it serves now, named as reader.generation is
         self._leases: dict[Searcher[ReadSide], int] = {searcher: 0}
         self._lock = threading.Lock()  # guards _searcher and _leases
@@ -46,6 +53,7 @@ class LiveSearcher:
         self._watcher: threading.Thread | None = None
         self.reloads = 0
         self.last_error: str | None = None
+        self.observe_reload: Callable[[float], None] = lambda seconds: None  # each swap's load time (metrics)
 
     @classmethod
     def following(cls, index_path: Path, searcher: Searcher[ReadSide]) -> LiveSearcher:
@@ -55,7 +63,7 @@ class LiveSearcher:
         return cls(
             index_path,
             searcher,
-            open_reader=lambda _: ShardedReader.open([index_path]),
+            open_reader=lambda _, __: ShardedReader.open([index_path]),
             resolve=resolve_shards,
         )
 
@@ -87,7 +95,8 @@ class LiveSearcher:
                 target = self._resolve(self.index_path)
                 if target == self._searcher.reader.generation:
                     return False
-                reader = self._open_reader(target)
+                started = time.perf_counter()
+                reader = self._open_reader(target, self._searcher.reader)
             except (StoreError, OSError, RuntimeError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("reload of %s failed, still serving %s: %s", self.index_path, self.generation, exc)
@@ -104,7 +113,9 @@ class LiveSearcher:
                 old.close()
             self.reloads += 1
             self.last_error = None
-            log.info("now serving generation %s", target.name)
+            seconds = time.perf_counter() - started
+            self.observe_reload(seconds)
+            log.info("now serving generation %s (loaded in %.2f s)", target.name, seconds)
             return True
 
     @property

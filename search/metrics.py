@@ -12,7 +12,8 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metered", "Metrics"]
 
 
 class Metrics:
-    """Request counts and latency per endpoint, and time per ranking stage of a search."""
+    """Request counts and latency per endpoint, time per ranking stage of a search, and time to load a new
+    generation (a reload)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -35,6 +36,13 @@ class Metrics:
             ["stage"],
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
+        )
+
+        self.reloads = Histogram(
+            "dateline_reload_seconds",
+            "Time to load a new generation before swapping it in",
+            registry=self.registry,
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 30),
         )
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:

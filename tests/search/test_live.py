@@ -228,6 +228,7 @@ def test_the_service_picks_up_a_change_made_by_another_process_by_itself(built_i
             time.sleep(0.02)
         assert client.get("/healthz").json()["reloads"] == 1
         assert "live-9" in searchable(client, "pangolins")
+        assert "dateline_reload_seconds_count 1.0" in client.get("/metrics").text
 
 
 def test_admin_reload_swaps_at_once(built_index: Path) -> None:
@@ -253,6 +254,7 @@ def test_a_swap_waits_for_requests_in_flight_before_closing_the_old_searcher(bui
         assert hits[0].passage.article_id == "ferry-strike"
         with live.lease() as new:
             assert new is not old and "ferry-strike" not in new.reader.article_ids()
+            assert new.reader.index is old.reader.index  # the delete kept the vector file: loaded once, shared
     assert closed == ["old"]
 
 
