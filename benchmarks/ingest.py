@@ -12,7 +12,9 @@ and writing the vectors, near-duplicate grouping, the lexical commit, hashing th
 this process wrote to storage (`write_bytes` of /proc/self/io: pages it dirtied, copies included), the growth
 of the index folder (`du`, hard links counted once; old generations beyond the two kept are pruned by the step
 itself) and the batch's own size (its JSONL plus one float32 vector per passage), so "written / batch" reads as
-the write amplification.
+the write amplification. After each step it times what a serving process pays to swap the new generation in:
+opening its reader whole, and opening it reusing the reader of the generation before (`IndexReader(reuse=)`,
+what the service does).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from index.cache import default_cache_path
 from index.embed import Encoder
 from index.generations import resolve_generation
 from index.manifest import Manifest
+from index.reader import IndexReader
 from index.update import add_articles, delete_articles
 
 CORPUS = DATA_DIR / "corpus.jsonl.xz"
@@ -126,6 +129,18 @@ def measured(index: Path, step: Any) -> dict[str, Any]:
     }
 
 
+def reload_seconds(index: Path, served: IndexReader) -> tuple[dict[str, float], IndexReader]:
+    """Seconds to open the live generation's reader whole and reusing `served` (closed); the reusing reader."""
+    started = time.perf_counter()
+    IndexReader(index).close()
+    whole = time.perf_counter() - started
+    started = time.perf_counter()
+    reader = IndexReader(index, reuse=served)
+    reused = time.perf_counter() - started
+    served.close()
+    return {"whole": round(whole, 2), "reusing": round(reused, 2)}, reader
+
+
 def mb(n: float) -> str:
     return f"{n / 1e6:,.2f} MB"
 
@@ -141,17 +156,22 @@ def main(argv: list[str] | None = None) -> None:
     encoder = Encoder()
     batch = batch_articles(args.batch)
     batch_json = sum(len(json.dumps(dataclasses.asdict(a)).encode()) + 1 for a in batch)
+    served = IndexReader(args.index)
     add = measured(args.index, lambda: add_articles(args.index, batch, encoder, cache_path=default_cache_path()))
+    add["reload_s"], served = reload_seconds(args.index, served)
     batch_bytes = batch_json + add["passages_written"] * before.dim * 4
     gone = [a.article_id for a in batch[: args.delete]]
     delete = measured(args.index, lambda: delete_articles(args.index, gone))
+    delete["reload_s"], served = reload_seconds(args.index, served)
+    served.close()
     rows = [
         [name, step["articles"], step["passages_written"], f"{step['seconds']:.2f}", mb(step["bytes_written"]),
-         mb(step["disk_growth"]), f"{step['bytes_written'] / batch_bytes:.1f}x"]
+         mb(step["disk_growth"]), f"{step['bytes_written'] / batch_bytes:.1f}x",
+         f"{step['reload_s']['whole']:.2f} / {step['reload_s']['reusing']:.2f}"]
         for name, step in (("add", add), ("delete", delete))
     ]  # fmt: skip
     print(f"{args.index}: {before.counts.passages:,} passages before; batch {mb(batch_bytes)} (JSONL + vectors)")
-    headers = ["step", "articles", "passages written", "s", "written", "disk growth", "written / batch"]
+    headers = ["step", "articles", "passages written", "s", "written", "disk growth", "written / batch", "reload s"]
     print(format_table(headers, rows))
     for name, step in (("add", add), ("delete", delete)):
         print(f"{name} stages (s): " + ", ".join(f"{label} {s:.2f}" for label, s in step["stages"].items()))

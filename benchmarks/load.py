@@ -30,6 +30,7 @@ import json
 import lzma
 import os
 import random
+import re
 import secrets
 import shutil
 import subprocess
@@ -273,6 +274,20 @@ def stream(
     return {"adds": adds, "error": next((a["error"] for a in adds if "error" in a), None)}
 
 
+def reload_stats(metrics: str) -> dict[str, Any]:
+    """The service's generation loads from its /metrics text: how many, mean seconds, and the bucket bound the
+    slowest stayed under."""
+    found = dict(re.findall(r"^dateline_reload_seconds_(count|sum) (\S+)$", metrics, re.M))
+    count = int(float(found.get("count", 0)))
+    buckets = [
+        (float(le), float(n))
+        for le, n in re.findall(r'^dateline_reload_seconds_bucket\{le="([^"+]+)"\} (\S+)$', metrics, re.M)
+    ]
+    slowest_under = min((le for le, n in buckets if n >= count), default=None) if count else None
+    mean = round(float(found["sum"]) / count, 3) if count else None
+    return {"count": count, "mean_s": mean, "max_under_s": slowest_under}
+
+
 def served(http: Any, article: dict[str, Any]) -> str | None:
     """None when the article is served (by id, and a lexical search for its title on its day returns it), else
     which check failed: "not_served" or "not_found_by_title"."""
@@ -425,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             import httpx
 
             health = httpx.get(f"{url}/healthz", timeout=30).json()
+            report["reloads"] = reload_stats(httpx.get(f"{url}/metrics", timeout=30).text)
             report["server_memory_mb"] = resident_mb(server.pid)
         finally:
             server.terminate()
@@ -495,7 +511,8 @@ def print_report(report: dict[str, Any], result: dict[str, Any], elapsed: float)
             f"p50 {st['add_seconds']['p50']} p95 {st['add_seconds']['p95']} max {st['add_seconds']['max']}; "
             f"{st['late_adds']} started late (at most {st['max_late_s']} s); served after the add returned: "
             f"p50 {st['lag_s']['p50']} p95 {st['lag_s']['p95']} max {st['lag_s']['max']} s, "
-            f"{st['batches_never_served']} batches never; {after}; server memory {report.get('server_memory_mb')}"
+            f"{st['batches_never_served']} batches never; {after}; reloads {report['reloads']}; "
+            f"server memory {report.get('server_memory_mb')}"
         )
         return
     posts = result.get("posts", [])

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from benchmarks.latency import free_port
-from benchmarks.load import Phases, clients, post_batch, stream, stream_summary, verify, writers
+from benchmarks.load import Phases, clients, post_batch, reload_stats, stream, stream_summary, verify, writers
 from index.reader import IndexReader
 from search.app import create_app
 from search.searcher import Searcher
@@ -118,3 +119,4 @@ def test_a_stream_of_posted_adds_is_served_as_each_returns_and_no_search_fails(s
     assert summary["batches"] == 5 and summary["batches_never_served"] == 0
     assert summary["lag_s"]["max"] == max(a["lag_s"] for a in adds)
     assert verify(served, added) == {"checked": 15, "not_served": [], "not_found_by_title": []}
+    assert reload_stats(httpx.get(f"{served}/metrics").text)["count"] == 5  # one generation loaded per add
