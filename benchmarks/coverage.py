@@ -8,7 +8,8 @@
    dev questions still matches its question; of those, the w whose matches per dev question are fewest
    (geometric mean) is chosen: at equal gold recall, fewer matches mean fewer off-topic ones. w = 0 is the dense
    cut (mode=dense). Each question is asked as /search is evaluated (benchmarks/quality.py): as of its quiz day
-   (`as_of`), near-duplicate copies collapsed (a gold article counts when its story matches).
+   (`as_of`), near-duplicate copies collapsed (a gold article counts when its story matches), read as Coverage
+   reads it by default: its names (that some article holds) must appear in the article.
 2. Recall at the tuned CoverageConfig, end to end through Coverage.matches, on dev and on test.
 3. Precision: for each topic in the judgments file, 50 matches (all, when fewer) sampled with a fixed seed from
    the topic's matches at the tuned cut, judged by a person from the title and best passage (1: about the topic).
@@ -55,7 +56,7 @@ GRID = 0.0025
 RECALL = 0.90
 RELATIVES = (0.0, *(round(0.5 + 0.01 * i, 2) for i in range(46)))  # the share of the query's best score a match needs
 SAMPLE, SEED = 50, 18
-READ: dict[str, Any] = {}  # how queries are read: CoverageOptions' interpret and ignore (--interpret, --ignore)
+READ: dict[str, Any] = {}  # how queries are read: CoverageOptions' interpret, names, ignore (--interpret, --no-names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def story_index(reader: Any) -> np.ndarray:
 def dev_scores(coverage: Coverage, questions: dict[str, tuple[str, list[str]]]) -> dict[float, list[Scored]]:
     """For each weight, per dev question: the best score in the whole index, the gold story's best score as of the
     quiz day, and every story's best score as of that day, best first. The question is read as Coverage reads it
-    (its time words narrow the dates and are not words; its names must appear in the article)."""
+    (its names must appear in the article; with --interpret its time words narrow the dates and are not words)."""
     from search.coverage import CoverageOptions
 
     reader, encoder = coverage.reader, coverage.encoder
@@ -176,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DATA_DIR, help=f"the realtimeqa folder (default {DATA_DIR})")
     p.add_argument("--judgments", type=Path, default=JUDGMENTS, help="topic, article_id, relevant (TSV)")
     p.add_argument("--out", type=Path, default=None, help="JSON report (default benchmarks/out/coverage-<time>.json)")
-    p.add_argument("--interpret", action="store_true", help="read periods and names in the queries (interpret=true)")
+    p.add_argument("--interpret", action="store_true", help="read periods in the queries too (interpret=true)")
+    p.add_argument("--no-names", action="store_true", help="match by the score alone, names not required (names=false)")
     p.add_argument("--ignore", action="append", default=[], help="with --interpret: leave this part out ('time')")
     p.add_argument("--chosen", action="store_true", help="recall and precision at the rule chosen here, not the config")
     args = p.parse_args(argv)
@@ -193,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = {name: {q: v for q, v in questions.items() if split_of(q) == name} for name in ("dev", "test")}
     searcher = Searcher.open(args.index)
     try:
-        READ.update(interpret=args.interpret, ignore=tuple(args.ignore))
+        READ.update(interpret=args.interpret, names=not args.no_names, ignore=tuple(args.ignore))
         config = CoverageConfig()
         coverage = Coverage(searcher.reader, searcher.encoder, config)
         table, per_weight = choose(dev_scores(coverage, split["dev"]))

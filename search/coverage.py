@@ -66,9 +66,12 @@ class CoverageOptions:
     collapse: bool = True  # near-duplicate copies count once (the best-scoring copy stands for the story)
     interval: Interval | None = None  # None: chosen from the range (intervals.default_interval)
     cut: float | None = None  # None: the tuned cut of the mode (CoverageConfig)
-    # true: the query's period narrows the dates (its words are not matched) and its names must appear in the
-    # article (search/interpret.py). Off by default: on the dev questions it cost gold recall (docs/coverage.md).
+    # true: the query's period narrows the dates (its words are not matched; search/interpret.py). Off by default:
+    # as a hard filter it cost gold recall on the dev questions, where /search reads it as a soft prior.
     interpret: bool = False
+    # true (default): the query's names ("New START") must appear in the article, as when interpret is on; a name
+    # no article holds is not required (docs/coverage.md: fewer off-topic matches at the same dev recall).
+    names: bool = True
     ignore: tuple[str, ...] = ()  # parts of the interpretation left out: "time", or a phrase
 
 
@@ -103,10 +106,14 @@ class Coverage:
         return "dense" if o.mode == "hybrid" and self.reader.lexical is None else o.mode
 
     def understood(self, query: str, o: CoverageOptions) -> Understood:
-        """What is read in the query (its period, its names), relative times counted back from as_of else today."""
-        if not o.interpret:
+        """What is read in the query (its period with interpret, its names with names or interpret), relative times
+        counted back from as_of else today; of the names, only those some article holds."""
+        if not (o.interpret or o.names):
             return Understood(query, query)
-        return interpret(query, o.as_of or datetime.date.today(), o.ignore)
+        u = interpret(query, o.as_of or datetime.date.today(), o.ignore if o.interpret else (*o.ignore, "time"))
+        if self.reader.lexical is None:  # names are checked on the BM25 index: none to check
+            return Understood(u.query, u.text, u.time)
+        return Understood(u.query, u.text, u.time, tuple(p for p in u.phrases if self._rows_holding(p)))
 
     def dates(self, o: CoverageOptions, u: Understood) -> tuple[datetime.date | None, datetime.date | None]:
         """The first and last day counted: the request's range (as_of caps it) narrowed by the query's period."""
@@ -137,7 +144,7 @@ class Coverage:
             )
         ranked = sorted(ranked, key=lambda hit: (-hit[1], hit[0]))  # ties: the earlier row, so counts never flicker
         best = first_per(ranked, lambda hit: self.reader.article_of(hit[0]))
-        if u.phrases and self.reader.lexical is not None:  # an article holds each name somewhere (title or text)
+        if u.phrases:  # an article holds each name somewhere (title or text)
             holding = self.holding(u.phrases)
             best = [hit for hit in best if self.reader.article_of(hit[0]) in holding]
         if o.collapse:
@@ -148,10 +155,13 @@ class Coverage:
         """The articles holding every phrase, its words in order (one passage holding it is enough)."""
         held: set[str] | None = None
         for phrase in phrases:
-            rows = self.reader.rows_holding('"' + phrase.replace('"', " ") + '"')
-            articles = {self.reader.article_of(int(row)) for row in rows}
+            articles = {self.reader.article_of(int(row)) for row in self._rows_holding(phrase)}
             held = articles if held is None else held & articles
         return held or set()
+
+    def _rows_holding(self, phrase: str) -> list[int]:
+        """The rows whose passage holds the phrase, its words in order (a phrase query on the BM25 index)."""
+        return self.reader.rows_holding('"' + phrase.replace('"', " ") + '"')
 
     def count(self, query: str, o: CoverageOptions) -> CoverageResult:
         """The series per interval, the undated count apart, the top sources and the total."""
@@ -194,7 +204,7 @@ class Coverage:
         read = ""
         if u is not None and u.time is not None:
             read += f"; dated {u.time.start}..{u.time.end} ('{u.time.text}' read as the period, not as words)"
-        if u is not None and u.phrases and self.reader.lexical is not None:
+        if u is not None and u.phrases:
             read += "; holding " + ", ".join(f'"{p}"' for p in u.phrases)
         if mode == "lexical":
             return f"articles containing every word of the query (stopwords dropped){read}; {copies}"

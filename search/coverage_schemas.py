@@ -40,8 +40,13 @@ class CoverageRequest(QueryRequest):
     )
     interpret: bool = Field(
         default=False,
-        description="the query's time ('May 2024') narrows the dates and its names ('New START') must appear "
-        "(the page sets it; off by default: docs/coverage.md)",
+        description="the query's time ('May 2024') narrows the dates (the page sets it; off by default: "
+        "docs/coverage.md)",
+    )
+    names: bool = Field(
+        default=True,
+        description="the query's names ('New START') must appear in an article (a name no article holds is not "
+        "required); false: matched by the score alone",
     )
     ignore: list[Annotated[str, Field(max_length=200)]] | None = Field(
         default=None, max_length=20, description="parts of the interpretation to leave out: 'time', or a phrase"
@@ -57,8 +62,9 @@ class CoverageRequest(QueryRequest):
             self.collapse,
             self.interval,
             self.cut,
-            self.interpret,
-            tuple(self.ignore or ()),
+            interpret=self.interpret,
+            names=self.names,
+            ignore=tuple(self.ignore or ()),
         )
 
 

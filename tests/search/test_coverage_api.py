@@ -107,3 +107,10 @@ def test_the_export_streams_in_chunks_of_rows(monkeypatch: pytest.MonkeyPatch) -
     passages = [StoredPassage(i, f"a{i}#0", f"a{i}", 0, 0, 1, "t", "t", None, None, None) for i in range(7)]
     chunks = list(export.lines(((p, 1.0) for p in passages), "jsonl"))
     assert [c.count("\n") for c in chunks] == [3, 3, 1]
+
+
+def test_a_name_in_the_query_is_required_by_default_and_names_false_turns_it_off(client: TestClient) -> None:
+    params = {"q": f"{QUERY} by Wire Echo", "cut": -1, "collapse": "false"}
+    read = client.get("/coverage", params=params).json()
+    assert read["total"] == 1 and '"Wire Echo"' in read["matching"]  # only the wire copy holds the name
+    assert client.get("/coverage", params={**params, "names": "false"}).json()["total"] == 14  # every article
