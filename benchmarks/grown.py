@@ -19,7 +19,9 @@ beside the table, and where the two differ the graph did.
 `--http-rounds N` serves both indexes (benchmarks/latency.py's server) and times GET /search over the dev
 questions in lexical, dense and hybrid, N rounds, the two indexes taking turns (which goes first alternates), so
 the machine's noise falls on both; the table gives each p50 and grown / one. `--compact` then runs `index
-compact` on the grown index, checks the manifest lists one vector segment, and compares again.
+compact` on the grown index, checks the manifest lists one vector segment, and compares again. `--delete N`
+deletes N of the added articles from the grown index (every len/N-th, so several segments lose some: each
+segment's store keeps them, deleted.json hides them) and leaves them out of "one".
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ from benchmarks.ingest import batch_articles
 from benchmarks.latency import measure_http, serving, vector_recall
 from benchmarks.quality import served_modes
 from benchmarks.shards import compare_and_report, write_jsonl
+from index.articles import Article
 from index.build import build_index
 from index.cache import default_cache_path
 from index.embed import Encoder
 from index.generations import first_row, resolve_generation, vector_files
 from index.manifest import Manifest
 from index.reader import IndexReader
-from index.update import add_articles, compact
+from index.update import add_articles, compact, delete_articles
 from search.searcher import Searcher
 
 HTTP_MODES = ("lexical", "dense", "hybrid")
@@ -115,6 +118,14 @@ def open_both(work: Path, encoder: Encoder) -> dict[str, Searcher[Any]]:
     return {tag: Searcher(IndexReader(work / tag), encoder) for tag in TAGS}
 
 
+def delete_some(index: Path, batch: list[Article], n: int) -> list[Article]:
+    """Delete `n` of the added articles (every len/n-th) from the index; the batch without them."""
+    gone = {a.article_id for a in batch[:: max(1, len(batch) // n)][:n]} if n else set()
+    if gone:
+        delete_articles(index, sorted(gone))
+    return [a for a in batch if a.article_id not in gone]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="the articles both indexes start from")
@@ -124,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index-type", default="auto", help="FAISS spec of both builds (default auto)")
     parser.add_argument("--http-rounds", type=int, default=0, help="time both over HTTP, N rounds (0: skip)")
     parser.add_argument("--compact", action="store_true", help="then compact the grown index and compare again")
+    parser.add_argument("--delete", type=int, default=0, help="then delete N added articles, spread over the adds")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     sizes = add_sizes(args.adds)
@@ -139,9 +151,11 @@ def main(argv: list[str] | None = None) -> None:
             add_articles(work / "grown", batch[done : done + n], encoder, cache_path=cache, merge=args.merge)
             done += n
         print(f"{len(sizes)} adds in {time.perf_counter() - started:.1f} s")
-        inputs = [*args.inputs, write_jsonl(work / "batch.jsonl", batch)]
+        kept = delete_some(work / "grown", batch, args.delete)
+        inputs = [*args.inputs, write_jsonl(work / "batch.jsonl", kept)]
         build_index(inputs, work / "one", **build)
         report: dict[str, Any] = {"inputs": [str(p) for p in args.inputs], "adds": sizes, "merge": args.merge}
+        report["deleted"] = len(batch) - len(kept)
         for tag in TAGS:
             show_segments(tag, report.setdefault("segments", {}).setdefault(tag, segments(work / tag)))
         searchers = open_both(work, encoder)

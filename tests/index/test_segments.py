@@ -94,3 +94,16 @@ def test_check_names_a_delete_of_an_article_not_stored(tmp_path: Path) -> None:
     path.write_text(json.dumps({"deleted": [["no-such-article", 3, 2]]}))
     problems = "\n".join(check_index(index)[1])
     assert f"{DELETED}: deletes of articles not stored" in problems and "no-such-article" in problems
+
+
+def test_a_fold_drops_the_deleted_articles_of_the_segments_it_folds(tmp_path: Path, open_reader: OpenReader) -> None:
+    index = grow(tmp_path)
+    gone = str(RECORDS[41]["id"])  # in the adds' segment
+    delete_articles(index, [gone])
+    assert DELETED in files(index)
+    add_articles(index, [as_article(RECORDS[43])], FakeEncoder())  # folds the adds' segment, not the build's
+    names = files(index)
+    assert len(store_files(names)) == 2 and DELETED not in names
+    reader = open_reader(index)
+    assert not reader.has_article(gone) and reader.articles == 43 and check_index(index)[1] == []
+    assert reader.manifest.counts.deleted > 0  # its vectors stay, masked, until compact
