@@ -118,6 +118,10 @@ class PassageStore:
         self._db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?)", tuple(article_row))
         self._add_passages(first_row, passages)
 
+    def add_signatures(self, signed: Iterable[tuple[str, bytes]]) -> None:
+        """MinHash signatures as another store holds them (article_id, signature), for compaction."""
+        self._db.executemany("INSERT INTO minhash VALUES (?,?)", list(signed))
+
     def _add_passages(self, first_row: int, passages: Sequence[Passage]) -> None:
         self._db.executemany(
             'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',

@@ -247,6 +247,7 @@ def compact(index_dir: Path, index_spec: str | None = None, wait: float | None =
                 for article_row, rows, passages in store.stored_articles():
                     writer.add_stored(article_row, passages, source.vectors(rows))
                     report.passages += len(passages)
+                writer.add_signatures(store.signatures())
             manifest = source.manifest
             report.deleted = manifest.counts.deleted
             compacted = {"base": source.generation.name, "dropped_rows": report.deleted}

@@ -4,7 +4,7 @@ makes it live atomically."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,10 @@ class IndexWriter:
         """Copy an article as another generation stores it (its `articles` row kept as is), for compaction."""
         self._store.add_stored(article_row, self.rows, passages)
         self._append(len(passages), vectors)
+
+    def add_signatures(self, signed: Iterable[tuple[str, bytes]]) -> None:
+        """The copied articles' near-duplicate signatures (compaction), so they are grouped as before."""
+        self._store.add_signatures(signed)
 
     def _append(self, n: int, vectors: np.ndarray) -> None:
         self._vectors.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim))

@@ -12,7 +12,7 @@ from index.check import check_index
 from index.generations import DELETED, GROUPS, STORE, first_row, resolve_generation, store_files, vector_files
 from index.manifest import Manifest
 from index.update import add_articles, compact, delete_articles
-from tests.fakes import FakeEncoder, OpenReader, fake_build, made_up_articles, write_jsonl
+from tests.fakes import FakeEncoder, OpenReader, fake_build, fake_index, made_up_articles, wire_copies, write_jsonl
 
 RECORDS = made_up_articles(47)
 
@@ -107,3 +107,16 @@ def test_a_fold_drops_the_deleted_articles_of_the_segments_it_folds(tmp_path: Pa
     reader = open_reader(index)
     assert not reader.has_article(gone) and reader.articles == 43 and check_index(index)[1] == []
     assert reader.manifest.counts.deleted > 0  # its vectors stay, masked, until compact
+
+
+def test_near_duplicate_groups_follow_adds_deletes_and_compaction(tmp_path: Path, open_reader: OpenReader) -> None:
+    records = wire_copies()  # the ferry story and two re-prints of it, last
+    index = fake_index(tmp_path, records[:-1])
+    add_articles(index, [as_article(records[-1])], FakeEncoder())  # the second re-print, in a segment of its own
+    story = str(records[5]["id"])
+    group = open_reader(index).duplicate_group(story)
+    assert group is not None and len(open_reader(index).duplicate_groups()[group]) == 3
+    delete_articles(index, [f"{story}-copy1"])
+    assert len(open_reader(index).duplicate_groups()[group]) == 2
+    compact(index)
+    assert open_reader(index).duplicate_groups() == {group: [story, f"{story}-copy2"]}
