@@ -243,21 +243,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     from index.cache import default_cache_path
-    from index.embed import Encoder, model_spec
+    from index.embed import encoder_for_adds
     from index.generations import resolve_generation
     from index.manifest import Manifest
     from index.update import add_files
 
     input_files(args.inputs)
-    built = Manifest.read(resolve_generation(Path(args.index))).model
-    spec, recorded = model_spec(built.name, built.path), built.passages or built.dtype
     try:
-        try:  # the index's own path: its vectors stay alike and the cache keeps serving them
-            encoder = Encoder(spec, dtype=args.dtype or recorded or "auto")
-        except ModelError:
-            if args.dtype or not recorded:
-                raise
-            encoder = Encoder(spec, dtype="auto")  # that path can't run on this machine
+        encoder = encoder_for_adds(Manifest.read(resolve_generation(Path(args.index))).model, args.dtype)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

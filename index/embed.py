@@ -258,6 +258,19 @@ class Encoder:
         return dataclasses.asdict(self.info)
 
 
+def encoder_for_adds(built: ModelInfo, dtype: str | None = None, threads: int | None = None) -> Encoder:
+    """The encoder for adding to an index built with `built`: on `dtype` if given, else on the index's own passage
+    path (its vectors stay alike, and the embedding cache keeps serving them), or `auto` where that path cannot
+    run on this machine."""
+    spec, recorded = model_spec(built.name, built.path), built.passages or built.dtype
+    try:
+        return Encoder(spec, dtype=dtype or recorded or "auto", threads=threads)
+    except ModelError:
+        if dtype or not recorded:
+            raise
+        return Encoder(spec, dtype="auto", threads=threads)
+
+
 def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     if not texts:
         return []

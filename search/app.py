@@ -74,6 +74,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             rerank_model=settings.rerank_model,
             query_encoder=settings.query_encoder,
         )
+    app.state.adds_encoder = loaded.encoder
+    if app.state.preloaded is None and settings.api_key:
+        from index.embed import encoder_for_adds
+
+        # Adds embed on the index's own passage path, as `index add` does (the searcher's encoder is fp32 for
+        # queries): the vectors stay alike, it is the faster path, and the embedding cache serves seen text.
+        app.state.adds_encoder = encoder_for_adds(loaded.reader.manifest.model, threads=settings.threads)
     live = LiveSearcher.following(settings.index, loaded)
     live.observe_reload = app.state.metrics.reloads.observe
     app.state.live = live

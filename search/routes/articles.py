@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 
 from index.errors import IndexBusy
 from index.intake import Intake, records_from_fields
-from search.routes.deps import READS, WRITES, Live, SettingsDep, WriteLock
+from search.routes.deps import READS, WRITES, AddsEncoder, Live, SettingsDep, WriteLock
 from search.schemas import ArticleOut, ArticlesRequest, ProblemOut, ReloadResponse, SourceCount, WriteResponse
 
 reads = APIRouter(dependencies=READS)
@@ -34,7 +34,9 @@ def sources(live: Live) -> list[SourceCount]:
 
 
 @writes.post("/articles", response_model=WriteResponse, responses={413: {}, 422: {}, 503: {}})
-def add(live: Live, settings: SettingsDep, lock: WriteLock, body: ArticlesRequest) -> WriteResponse:
+def add(
+    live: Live, settings: SettingsDep, lock: WriteLock, encoder: AddsEncoder, body: ArticlesRequest
+) -> WriteResponse:
     """Add new or changed articles (and delete ids in `delete`) in one atomic change; unchanged ones are skipped.
     A batch with any unreadable article is refused whole (422, each problem with its index)."""
     from index.update import add_articles
@@ -55,7 +57,7 @@ def add(live: Live, settings: SettingsDep, lock: WriteLock, body: ArticlesReques
         report = add_articles(
             settings.index,
             records,
-            live.searcher.encoder,  # type: ignore[arg-type]  # documents() and count_tokens() are all it needs
+            encoder,
             cache_path=settings.cache,
             wait=settings.write_wait_seconds,
             delete=body.delete,

@@ -20,7 +20,7 @@ from search.app import create_app
 from search.live import LiveSearcher
 from search.searcher import Searcher, SearchOptions
 from search.settings import Settings
-from tests.fakes import Closes, FakeEncoder, made_up_articles, made_up_text
+from tests.fakes import Closes, FakeEncoder, fake_split_settings, made_up_articles, made_up_text
 
 API_KEY = "write-key-0123456789abcdef"
 READ_KEY = "read-key-0123456789abcdef"
@@ -290,3 +290,16 @@ def test_searches_never_fail_while_the_index_changes_under_them(built_index: Pat
                 t.join()
         assert failures == []
         assert client.get("/healthz").json()["reloads"] >= 8
+
+
+def test_the_service_embeds_adds_on_the_index_s_own_passage_path_and_queries_in_fp32(
+    fake_model: list[dict[str, Any]], articles_file: Path, tmp_path: Path
+) -> None:
+    from index.build import build_index
+
+    made_by = FakeEncoder(dtype="bfloat16", passages="openvino-bf16")
+    build_index([articles_file], tmp_path / "index", made_by, fake_split_settings(), progress=False)
+    with TestClient(create_app(Settings(index=tmp_path / "index", api_key=API_KEY, reload_seconds=0))) as client:
+        r = client.post("/articles", json={"articles": [new_article(3)]}, headers=WRITE)
+        assert r.status_code == 200 and r.json()["added"] == 1
+    assert [a["dtype"] for a in fake_model] == ["float32", "openvino-bf16"]  # queries in fp32, adds as the index
