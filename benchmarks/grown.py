@@ -7,8 +7,8 @@ built of the same articles at once: the same top 10 for every dev question in ev
 Both are built in a temporary folder with the default model through the embedding cache: "grown" from
 ARTICLES, then the corpus's first articles under new ids (benchmarks/ingest.py's batch) in adds of the given
 sizes (`20x10`: 20 adds of 10), folded as adds fold them or, with `--no-merge`, each kept a segment of its own;
-"one" from ARTICLES and that batch together. Each segment's first row, rows and vector bytes are printed (from
-the manifest). Every dev question is asked of both as served in each mode (`all`: benchmarks/quality.py's
+"one" from ARTICLES and that batch together. Each segment's first row, rows, vector and store bytes are printed
+(from the manifest). Every dev question is asked of both as served in each mode (`all`: benchmarks/quality.py's
 default list; benchmarks/shards.py's compare: passage ids and scores of the top 10, in order).
 
 BM25 must agree exactly. Dense is exact while every segment is Flat (up to 50,000 vectors, or `--index-type
@@ -45,7 +45,7 @@ from index.articles import Article
 from index.build import build_index
 from index.cache import default_cache_path
 from index.embed import Encoder
-from index.generations import first_row, resolve_generation, vector_files
+from index.generations import first_row, resolve_generation, store_files, vector_files
 from index.manifest import Manifest
 from index.reader import IndexReader
 from index.update import add_articles, compact, delete_articles
@@ -65,21 +65,23 @@ def add_sizes(spec: str) -> list[int]:
 
 
 def segments(index: Path) -> list[dict[str, int]]:
-    """The live generation's vector segments in row order (from its manifest): first row, rows, bytes."""
+    """The live generation's segments in row order (from its manifest): first row, rows (deleted ones included),
+    bytes of its vectors and of its passage store (0 where its vector part has no store segment of its own)."""
     manifest = Manifest.read(resolve_generation(index))
     names = vector_files(manifest.files)
+    stores = {first: manifest.files[name].bytes for first, name in store_files(manifest.files)}
     firsts = [first_row(name) for name in names]
     ends = [*firsts[1:], manifest.counts.vectors]
     return [
-        {"first_row": a, "rows": b - a, "vector_bytes": manifest.files[name].bytes}
+        {"first_row": a, "rows": b - a, "vector_bytes": manifest.files[name].bytes, "store_bytes": stores.get(a, 0)}
         for name, a, b in zip(names, firsts, ends, strict=True)
     ]
 
 
 def show_segments(tag: str, found: list[dict[str, int]]) -> None:
-    print(f"{tag}: {len(found)} vector segments")
+    print(f"{tag}: {len(found)} segments")
     rows = [[i, *segment.values()] for i, segment in enumerate(found)]
-    print(format_table(["segment", "first row", "rows", "vector bytes"], rows))
+    print(format_table(["segment", "first row", "rows", "vector bytes", "store bytes"], rows))
 
 
 def recalls(searchers: dict[str, Searcher[Any]]) -> dict[str, float]:

@@ -36,4 +36,4 @@ def test_segments_lists_each_vector_segment_in_row_order(tmp_path: Path) -> None
     found = segments(tmp_path / "index")
     assert len(found) == 3
     assert [s["first_row"] for s in found[1:]] == [found[0]["rows"], found[0]["rows"] + found[1]["rows"]]
-    assert all(s["rows"] > 0 and s["vector_bytes"] > 0 for s in found)
+    assert all(s["rows"] > 0 and s["vector_bytes"] > 0 and s["store_bytes"] > 0 for s in found)
