@@ -1,7 +1,7 @@
 """Searches under load while the archive changes: no request may fail, and everything added must be findable.
 
     python benchmarks/load.py --index IDX --inputs IDX-INPUTS... --work DIR [--seconds 60] [--clients 32] [--add 1000]
-    python benchmarks/load.py --index IDX --work DIR --stream 100x10 [--every 2] [--via http|cli]
+    python benchmarks/load.py --index IDX --work DIR --stream 100x10 [--every 2] [--via http|cli] [--embed]
 
 Copies the index IDX to DIR/index (IDX is only read), serves the copy with `python -m search serve` on 127.0.0.1
 (writes enabled with a throwaway key), and keeps `--clients` concurrent clients asking RealTimeQA's dev
@@ -16,7 +16,9 @@ and no rebuild. `--via http` (the default) POSTs each batch, as a newsroom's fee
 reloads before it answers. `--via cli` runs `python -m index add` in another process per batch: the service's
 watcher notices `current` moving. After each add returns, every article of its batch is polled until it is
 served; the lag from the add's return to the answer of the check that found it is reported per batch (max,
-p50, p95), beside the add durations.
+p50, p95), beside the add durations and the service's generation loads (from /metrics).
+An index holding every corpus article (the whole corpus) gets held articles again under new ids (`load-<id>`):
+their vectors come from the embedding cache unless `--embed` turns it off for the service and `index add`.
 Afterwards every added article must be served: GET /articles/{id}, and a lexical search for its title within its
 day returns it. Prints a table (requests, failed, QPS, p50/p95/p99 overall and per phase) and writes JSON.
 """
