@@ -97,6 +97,29 @@ def focus_boost(
     return sorted(rescored, key=lambda x: (-x[1], x[0]))
 
 
+def about_boost(
+    grouped: list[tuple[int, float, int]],
+    about: Callable[[int], float],
+    weight: float,
+    depth: int,
+    eligible: Callable[[int], bool] | None = None,
+) -> list[tuple[int, float, int]]:
+    """The top `depth` articles gain `weight` x how much of each is about the query, `about(row)` (the searcher's
+    mean cosine over all the article's passages), min-max over them; the rest keep their place below. A live
+    blog whose one item matches scores low: its other passages are about other things. An article not
+    `eligible` (not holding the query's names) counts as the least about it."""
+    if not grouped or weight <= 0 or depth <= 0:
+        return grouped
+    head = grouped[:depth]
+    values = [about(row) for row, _, _ in head]
+    if eligible is not None:
+        least = min(values)
+        values = [v if eligible(row) else least for (row, _, _), v in zip(head, values, strict=True)]
+    norm = _minmax(values)
+    rescored = [(row, score + weight * norm(v), more) for (row, score, more), v in zip(head, values, strict=True)]
+    return sorted(rescored, key=lambda x: (-x[1], x[0])) + grouped[depth:]
+
+
 def recency_boost(
     grouped: list[tuple[int, float, int]], age_days: Callable[[int], float | None], weight: float, half_life: float
 ) -> list[tuple[int, float, int]]:

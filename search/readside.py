@@ -83,4 +83,6 @@ class ReadSide(Protocol):
 
     def fetch(self, rows: Sequence[int]) -> list[StoredPassage]: ...
 
+    def vectors(self, rows: Iterable[int]) -> np.ndarray: ...  # the rows' stored vectors (unit length)
+
     def close(self) -> None: ...

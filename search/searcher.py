@@ -235,7 +235,7 @@ class Searcher(Generic[R]):
             if o.mode != "dense":
                 lexical = self.reader.search_lexical(words, depth, allowed)
                 laps.lap("lexical")
-            grouped = self._fuse(dense, lexical, o, age, recency, half_life, words)
+            grouped = self._fuse(dense, lexical, o, (age, recency, half_life), words, vector)
             laps.lap("fuse")
             # Long articles fill the candidate lists with their passages: widen until k articles are found or
             # the retrievers have nothing more to give (a filter is applied inside them, never after).
@@ -250,19 +250,17 @@ class Searcher(Generic[R]):
         dense: ranking.Ranked,
         lexical: ranking.Ranked,
         o: SearchOptions,
-        age: AgeOf,
-        recency: float,
-        half_life: float,
+        prior: tuple[AgeOf, float, float],
         words: LexicalQuery,
+        vector: np.ndarray | None,
     ) -> Grouped:
         """The candidates fused (hybrid) and grouped by article (group=article), with the passage each shows;
-        a candidate holding the query's acronym names verbatim gains `name_weight` (interpret=true)."""
+        a candidate holding the query's acronym names verbatim gains `name_weight` (interpret=true); articles
+        gain their focus and, where the recency prior (age, weight, half-life) does not count, their aboutness."""
         c = self.config
+        spread = ranking.prior_spread([row for row, _ in dense] + [row for row, _ in lexical], *prior)
         if o.mode == "hybrid":
-            weight = o.dense_weight
-            if weight is None:
-                rows = [row for row, _ in dense] + [row for row, _ in lexical]
-                weight = c.fusion_weight(ranking.prior_spread(rows, age, recency, half_life))
+            weight = c.fusion_weight(spread) if o.dense_weight is None else o.dense_weight
             fused = ranking.fuse(dense, lexical, c.fusion if o.fusion is None else o.fusion, weight)
         else:
             fused = dense or lexical
@@ -284,7 +282,11 @@ class Searcher(Generic[R]):
         # about another sense of the words ("school suspensions" for "New START suspension") gains nothing.
         named = Counter(self.reader.article_of(row) for row, share in shares.items() if share > 0) if shares else None
         matched = (lambda row: named[self.reader.article_of(row)]) if named is not None else None
-        return ranking.focus_boost(grouped, self._passages_in_article, c.focus_weight, matched)
+        grouped = ranking.focus_boost(grouped, self._passages_in_article, c.focus_weight, matched)
+        if vector is None or spread >= c.min_prior_spread:  # under the recency prior the date does the ranking
+            return grouped
+        held = (lambda row: named[self.reader.article_of(row)] > 0) if named is not None else None
+        return ranking.about_boost(grouped, self._mean_cosine(vector[0]), c.about_weight, c.about_depth, held)
 
     def _rerank(self, reranker: Reranker, query: str, grouped: Grouped, want: int) -> Grouped:
         """Every hit returned is rescored: reranker scores and fused scores are on different scales."""
@@ -341,6 +343,18 @@ class Searcher(Generic[R]):
     def _passages_in_article(self, row: int) -> int:
         """How many passages the row's article has (the focus boost's denominator)."""
         return self.reader.passages_in_article(self.reader.article_of(row)) or 1
+
+    def _mean_cosine(self, vector: np.ndarray) -> Callable[[int], float]:
+        """A row's article's mean cosine to the query over all its passages (an article's rows are consecutive,
+        from its lede: row - its place)."""
+
+        def mean(row: int) -> float:
+            article, first = self.reader.article_of(row), row - int(self.reader.row_n[row])
+            end = min(first + self._passages_in_article(row), len(self.reader.row_n))
+            rows = [r for r in range(first, end) if self.reader.article_of(r) == article] or [row]
+            return float(np.mean(self.reader.vectors(rows) @ vector))
+
+        return mean
 
     def _story(self, row: int) -> str:
         """What collapse groups by: the article's near-duplicate group, else the article itself."""
