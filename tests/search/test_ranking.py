@@ -161,3 +161,20 @@ def test_focus_boost_counts_the_passages_matched_of_gives_when_given() -> None:
     named = {1: 1, 2: 0}
     boosted = ranking.focus_boost(grouped, passages.__getitem__, 0.2, named.__getitem__)
     assert [row for row, _, _ in boosted] == [1, 2]
+
+
+def test_about_boost_lifts_the_article_about_the_query_over_a_live_blog_and_keeps_the_rest_below() -> None:
+    # row 1: a live blog (best passage, articles' mean cosine 0.2); row 2: an article about it (0.6); row 3 beyond depth
+    grouped = [(1, 1.0, 0), (2, 0.9, 3), (3, 0.5, 0)]
+    mean_cosine = {1: 0.2, 2: 0.6, 3: 0.9}
+    boosted = ranking.about_boost(grouped, mean_cosine.__getitem__, 0.5, depth=2)
+    assert [row for row, _, _ in boosted] == [2, 1, 3]
+    assert boosted[0][1] == pytest.approx(1.4) and boosted[2] == (3, 0.5, 0)
+    assert ranking.about_boost(grouped, mean_cosine.__getitem__, 0.0, depth=2) == grouped
+
+
+def test_about_boost_gives_an_article_without_the_query_s_names_the_least() -> None:
+    grouped = [(1, 1.0, 0), (2, 0.9, 0), (3, 0.8, 0)]
+    mean_cosine = {1: 0.2, 2: 0.9, 3: 0.5}  # row 2: about another sense of the words, not holding the names
+    boosted = ranking.about_boost(grouped, mean_cosine.__getitem__, 0.5, 3, eligible=lambda row: row != 2)
+    assert [row for row, _, _ in boosted] == [3, 1, 2]
