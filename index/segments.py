@@ -249,6 +249,7 @@ class SegmentEditor(Segments):
         found = Segments.open(base, files)
         self.base, self.tmp = base, tmp
         super().__init__([*found.stores, PassageStore.create(tmp / PENDING)], [*found.firsts, first], found.deleted)
+        self._base_groups = found._groups  # the base's groups file, None when it has none
 
     @property
     def _new(self) -> PassageStore:
@@ -272,9 +273,13 @@ class SegmentEditor(Segments):
         return rows
 
     def group_near_duplicates(self) -> NearDuplicates:
-        """Group every stored article's signature anew into the generation's small groups file."""
+        """Group every stored article's signature anew into the generation's groups file; the base's file is
+        shared (hard link) when the groups did not change (an edit of articles that are no one's near-copy)."""
         pairs, summary = near_duplicate_pairs(self.signatures())
-        _write_json(self.tmp / GROUPS, "groups", pairs)
+        if self._base_groups is not None and set(pairs) == set(self._base_groups):
+            share(self.base / GROUPS, self.tmp / GROUPS)
+        else:
+            _write_json(self.tmp / GROUPS, "groups", pairs)
         self._groups = pairs
         return summary
 

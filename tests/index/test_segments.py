@@ -116,6 +116,9 @@ def test_near_duplicate_groups_follow_adds_deletes_and_compaction(tmp_path: Path
     story = str(records[5]["id"])
     group = open_reader(index).duplicate_group(story)
     assert group is not None and len(open_reader(index).duplicate_groups()[group]) == 3
+    before = files(index)
+    delete_articles(index, [str(records[0]["id"])])  # no one's near-copy: the groups file is shared
+    assert files(index)[GROUPS] == before[GROUPS]
     delete_articles(index, [f"{story}-copy1"])
     assert len(open_reader(index).duplicate_groups()[group]) == 2
     compact(index)
