@@ -62,6 +62,11 @@ def create_app(settings: Settings, searcher: Searcher[ReadSide] | None = None) -
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the searcher once (unless one was given), follow the index's generations, close it all at the end."""
     settings: Settings = app.state.settings
+    if settings.request_threads:
+        import anyio.to_thread
+
+        # Fewer requests at once in the thread pool: each (and a write) gets a bigger share of the interpreter.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
     loaded = app.state.preloaded
     if loaded is None:
         from index import vectors

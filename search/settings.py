@@ -30,6 +30,7 @@ class Settings:
     write_wait_seconds: float = 30.0  # how long a write waits for another writer before a 503
     reload_seconds: float = 1.0  # how often the service checks `current` for a new generation; 0 = never
     cache: Path | None = None  # embedding cache for writes through the API (None: none)
+    request_threads: int | None = None  # requests handled at once (the rest wait their turn); None: anyio's 40
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -54,6 +55,7 @@ class Settings:
             write_wait_seconds=_number(environ, "DATELINE_WRITE_WAIT", 30.0, float),
             reload_seconds=_number(environ, "DATELINE_RELOAD_SECONDS", 1.0, float, minimum=0),
             cache=default_cache_path(environ),
+            request_threads=_number(environ, "DATELINE_REQUEST_THREADS", None, int),
         )
 
 
@@ -66,7 +68,7 @@ def _key(environ: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind: type, minimum: float = 1) -> Any:
+def _number(environ: Mapping[str, str], name: str, default: float | None, kind: type, minimum: float = 1) -> Any:
     raw = environ.get(name)
     if raw is None or raw == "":
         return default

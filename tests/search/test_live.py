@@ -303,3 +303,12 @@ def test_the_service_embeds_adds_on_the_index_s_own_passage_path_and_queries_in_
         r = client.post("/articles", json={"articles": [new_article(3)]}, headers=WRITE)
         assert r.status_code == 200 and r.json()["added"] == 1
     assert [a["dtype"] for a in fake_model] == ["float32", "openvino-bf16"]  # queries in fp32, adds as the index
+
+
+def test_a_bounded_request_pool_still_serves_searches_and_writes_side_by_side(built_index: Path) -> None:
+    with make_client(built_index, api_key=API_KEY, request_threads=2) as client:
+        import anyio.to_thread
+
+        assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 2
+        r = client.post("/articles", json={"articles": [new_article(5, "okapis")]}, headers=WRITE)
+        assert r.status_code == 200 and "live-5" in searchable(client, "okapis")

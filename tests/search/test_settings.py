@@ -48,7 +48,12 @@ def test_every_setting_the_service_reads_is_documented_in_the_settings_table() -
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DATELINE_MAX_BATCH", "0"), ("DATELINE_MAX_BODY_BYTES", "lots"), ("DATELINE_RELOAD_SECONDS", "-1")],
+    [
+        ("DATELINE_MAX_BATCH", "0"),
+        ("DATELINE_MAX_BODY_BYTES", "lots"),
+        ("DATELINE_RELOAD_SECONDS", "-1"),
+        ("DATELINE_REQUEST_THREADS", "0"),
+    ],
 )
 def test_a_bad_limit_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
@@ -58,3 +63,8 @@ def test_a_bad_limit_names_its_variable(name: str, value: str) -> None:
 def test_reload_seconds_zero_turns_the_watcher_off_and_the_cache_can_be_off() -> None:
     settings = Settings.from_env({"DATELINE_RELOAD_SECONDS": "0", "DATELINE_CACHE": "off"})
     assert (settings.reload_seconds, settings.cache) == (0, None)
+
+
+def test_request_threads_default_to_the_server_s_pool_and_can_be_bounded() -> None:
+    assert Settings.from_env({}).request_threads is None
+    assert Settings.from_env({"DATELINE_REQUEST_THREADS": "8"}).request_threads == 8
