@@ -98,7 +98,13 @@ def _buckets(block: np.ndarray) -> Iterable[np.ndarray]:
 
 def groups(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> list[list[int]]:
     """Groups (of 2 or more indexes into `signatures`) joined by near-duplicate pairs, each sorted."""
-    parent = list(range(len(signatures)))
+    return join(len(signatures), ((i, j) for i, j, _ in pairs(signatures, threshold)))
+
+
+def join(n: int, edges: Iterable[tuple[int, int]], seeds: Iterable[Sequence[int]] = ()) -> list[list[int]]:
+    """The groups (2 or more of range(n), each sorted, ordered by their first) that `edges` and the already
+    joined `seeds` make (union-find)."""
+    parent = list(range(n))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -106,11 +112,46 @@ def groups(signatures: Sequence[np.ndarray], threshold: float = THRESHOLD) -> li
             i = parent[i]
         return i
 
-    for i, j, _ in pairs(signatures, threshold):
+    def union(i: int, j: int) -> None:
         ri, rj = root(i), root(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
+
+    for seed in seeds:
+        for j in seed[1:]:
+            union(seed[0], j)
+    for i, j in edges:
+        union(i, j)
     members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(signatures)):
+    for i in range(n):
         members[root(i)].append(i)
     return sorted((m for m in members.values() if len(m) > 1), key=lambda m: m[0])
+
+
+def pairs_with(signatures: np.ndarray, new: Sequence[int], threshold: float = THRESHOLD) -> set[tuple[int, int]]:
+    """The pairs (i < j) `pairs` finds among the rows of `signatures` (n x NUM_PERM) that hold one of `new`,
+    without comparing the other rows with each other: an add's near-copies among an archive's signatures."""
+    comparable = ~np.all(signatures == _EMPTY, axis=1)
+    is_new = np.zeros(len(signatures), dtype=bool)
+    is_new[np.asarray(new, dtype=np.int64)] = True
+    is_new &= comparable
+    found: set[tuple[int, int]] = set()
+    if not is_new.any():
+        return found
+    seen: set[tuple[int, int]] = set()
+    for band in range(BANDS):
+        wide = signatures[:, band * ROWS : (band + 1) * ROWS].astype(np.uint64)
+        high, low = (wide[:, 0] << np.uint64(32)) | wide[:, 1], (wide[:, 2] << np.uint64(32)) | wide[:, 3]
+        key = high ^ (low * np.uint64(0x9E3779B97F4A7C15))  # a candidate filter; the band is compared whole below
+        buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for j in np.flatnonzero(np.isin(key, key[is_new]) & comparable).tolist():
+            buckets[int(high[j]), int(low[j])].append(j)
+        for members in buckets.values():
+            for i in (m for m in members if is_new[m]):
+                for j in members:
+                    pair = (min(i, j), max(i, j))
+                    if i != j and pair not in seen:
+                        seen.add(pair)
+                        if similarity(signatures[i], signatures[j]) >= threshold:
+                            found.add(pair)
+    return found

@@ -30,6 +30,7 @@ from index.passages import (
     StoreFileError,
     first_few,
     near_duplicate_pairs,
+    regrouped,
 )
 
 Deleted = tuple[str, int, int]  # (article_id, its first row, its passages): an article deleted from a segment
@@ -250,6 +251,7 @@ class SegmentEditor(Segments):
         self.base, self.tmp = base, tmp
         super().__init__([*found.stores, PassageStore.create(tmp / PENDING)], [*found.firsts, first], found.deleted)
         self._base_groups = found._groups  # the base's groups file, None when it has none
+        self._changed: set[str] = set()  # the articles this edit deletes or adds: only their groups change
 
     @property
     def _new(self) -> PassageStore:
@@ -257,6 +259,7 @@ class SegmentEditor(Segments):
 
     def add(self, article: Article, first_row: int, passages: Sequence[Passage]) -> None:
         self._new.add(article, first_row, passages)
+        self._changed.add(article.article_id)
 
     def delete(self, article_id: str) -> list[int] | None:
         """Delete an article (from the new segment, or recorded as deleted from an older one); its rows, or None
@@ -264,6 +267,7 @@ class SegmentEditor(Segments):
         i = self._find(article_id)
         if i is None:
             return None
+        self._changed.add(article_id)
         if i == len(self.stores) - 1:
             return self._new.delete(article_id)
         rows = self.stores[i].rows_of(article_id)
@@ -273,9 +277,13 @@ class SegmentEditor(Segments):
         return rows
 
     def group_near_duplicates(self) -> NearDuplicates:
-        """Group every stored article's signature anew into the generation's groups file; the base's file is
+        """The near-duplicate groups into the generation's groups file: regrouped from the base's groups where
+        it has a file (only the groups of the articles changed), else from every signature; the base's file is
         shared (hard link) when the groups did not change (an edit of articles that are no one's near-copy)."""
-        pairs, summary = near_duplicate_pairs(self.signatures())
+        if self._base_groups is None:
+            pairs, summary = near_duplicate_pairs(self.signatures())
+        else:
+            pairs, summary = regrouped(self._base_groups, self.signatures(), self._changed)
         if self._base_groups is not None and set(pairs) == set(self._base_groups):
             share(self.base / GROUPS, self.tmp / GROUPS)
         else:

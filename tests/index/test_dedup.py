@@ -113,3 +113,33 @@ def test_the_reader_lists_every_group_with_the_articles_each_of_them_says_it_bel
     assert [len(members) for members in groups.values()] == [3]
     for group, members in groups.items():
         assert group in members and {reader.duplicate_group(a) for a in members} == {group}
+
+
+def test_regrouping_only_the_changed_groups_gives_what_grouping_every_signature_gives() -> None:
+    from index.passages import near_duplicate_pairs, regrouped
+
+    rng = np.random.default_rng(7)
+    vocabulary = [f"w{i}" for i in range(2000)]
+
+    def text(start: int) -> str:  # windows of one word list: 7 words apart ~0.86 alike, 14 apart ~0.75 (a chain)
+        return " ".join(vocabulary[start : start + 100])
+
+    starts = [s for base in range(0, 1800, 200) for s in (base, base + 7, base + 14)]
+    live = {f"a{i}": dedup.signature(text(s)).tobytes() for i, s in enumerate(starts[:20])}
+    live["brief"] = dedup.signature("too short to compare").tobytes()
+    groups, _ = near_duplicate_pairs(live.items())
+    grouped_steps = 0
+    for step in range(12):
+        changed = set(rng.choice(sorted(live), size=3, replace=False).tolist())
+        for article_id in changed:
+            del live[article_id]
+        for n in range(int(rng.integers(1, 6))):
+            article_id = f"new{step}-{n}" if n else str(rng.choice(sorted(changed)))  # one re-added: an update
+            live[article_id] = dedup.signature(text(int(rng.choice(starts)))).tobytes()
+            changed.add(article_id)
+        found, summary = regrouped(groups, live.items(), changed)
+        want, want_summary = near_duplicate_pairs(live.items())
+        assert set(found) == set(want) and summary == want_summary, step
+        groups = found
+        grouped_steps += bool(found)
+    assert grouped_steps >= 6  # the edits had groups to change
