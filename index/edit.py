@@ -72,7 +72,8 @@ class IndexEditor:
             check_files(self.base, self.manifest.files)
             self.gen_id, self.tmp = new_generation(self.index_dir)
             rows = self.manifest.counts.vectors
-            self._store = SegmentEditor(self.base, self.manifest.files, self.tmp, rows)
+            grouped = self.manifest.near_duplicates is not None
+            self._store = SegmentEditor(self.base, self.manifest.files, self.tmp, rows, grouped)
             self._copy_lexical()
             self._parts = vector_files(self.manifest.files)
             self.dim = self.manifest.dim

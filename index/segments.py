@@ -246,11 +246,13 @@ class Segments:
 class SegmentEditor(Segments):
     """The base generation's segments plus a new one (first row `first`) an edit writes in its folder `tmp`."""
 
-    def __init__(self, base: Path, files: Mapping[str, Any], tmp: Path, first: int) -> None:
+    def __init__(self, base: Path, files: Mapping[str, Any], tmp: Path, first: int, grouped: bool) -> None:
         found = Segments.open(base, files)
         self.base, self.tmp = base, tmp
         super().__init__([*found.stores, PassageStore.create(tmp / PENDING)], [*found.firsts, first], found.deleted)
-        self._base_groups = found._groups  # the base's groups file, None when it has none
+        self._shared_groups = found._groups is not None  # the base has a groups file to share when unchanged
+        # The base's groups (its file, or the table of an index as built), None when it was never `grouped`.
+        self._base_groups = list(found.near_duplicate_groups()) if grouped else None
         self._changed: set[str] = set()  # the articles this edit deletes or adds: only their groups change
 
     @property
@@ -284,7 +286,7 @@ class SegmentEditor(Segments):
             pairs, summary = near_duplicate_pairs(self.signatures())
         else:
             pairs, summary = regrouped(self._base_groups, self.signatures(), self._changed)
-        if self._base_groups is not None and set(pairs) == set(self._base_groups):
+        if self._shared_groups and set(pairs) == set(self._base_groups or ()):
             share(self.base / GROUPS, self.tmp / GROUPS)
         else:
             _write_json(self.tmp / GROUPS, "groups", pairs)
