@@ -228,6 +228,8 @@ class Segments:
         seen = Counter(a for store, gone in pairs for a in store.article_ids() - gone)
         if twice := [a for a, n in seen.items() if n > 1]:
             problems.append(f"{STORE}: articles stored in more than one segment: {first_few(twice)}")
+        if self._groups is not None and (strays := {a for pair in self._groups for a in pair} - set(seen)):
+            problems.append(f"{GROUPS}: groups of articles not stored (deleted?): {first_few(strays)}")
         return live, problems
 
     def _deleted_problems(self) -> list[str]:

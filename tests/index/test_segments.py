@@ -123,3 +123,12 @@ def test_near_duplicate_groups_follow_adds_deletes_and_compaction(tmp_path: Path
     assert len(open_reader(index).duplicate_groups()[group]) == 2
     compact(index)
     assert open_reader(index).duplicate_groups() == {group: [story, f"{story}-copy2"]}
+
+
+def test_check_names_a_group_of_an_article_not_stored(tmp_path: Path) -> None:
+    index = grow(tmp_path)
+    path = resolve_generation(index) / GROUPS
+    path.chmod(0o644)
+    path.write_text(json.dumps({"groups": [["gone-article", "gone-article"], [str(RECORDS[0]["id"]), "gone-article"]]}))
+    problems = "\n".join(check_index(index)[1])
+    assert f"{GROUPS}: groups of articles not stored" in problems and "gone-article" in problems
