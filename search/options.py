@@ -50,8 +50,9 @@ class RankingConfig:
     period_before_days: float = 7.0  # ... and every this many days before its start (0: nothing before it counts)
     drop_time_words: bool = False  # the time words leave the text the retrievers read (measured: it costs)
     focus_weight: float = 0.2  # article hits: weight of the share of an article's passages among the candidates
-    about_weight: float = 0.5  # article hits, no recency prior counting: weight of the article's mean cosine to the
-    # query over all its passages (min-max over the top about_depth articles; docs/queries.md)
+    # Article hits, no recency prior counting: weight of the article's mean cosine to the query over all its
+    # passages (min-max over the top about_depth articles). Off: it lost on held-out questions (docs/queries.md).
+    about_weight: float = 0.0
     about_depth: int = 50  # ... the articles it rescores
 
     def fusion_weight(self, prior_spread: float) -> float:
