@@ -100,6 +100,7 @@ class Coverage:
 
     def __init__(self, reader: ReadSide, encoder: Encoder, config: CoverageConfig | None = None) -> None:
         self.reader, self.encoder, self.config = reader, encoder, config or CoverageConfig()
+        self._held: dict[str, set[str]] = {}  # phrase -> the articles holding it: read once per request
 
     def mode(self, o: CoverageOptions) -> Mode:
         """The matching used: hybrid over an index without a lexical index matches by the cosine (dense)."""
@@ -113,7 +114,7 @@ class Coverage:
         u = interpret(query, o.as_of or datetime.date.today(), o.ignore if o.interpret else (*o.ignore, "time"))
         if self.reader.lexical is None:  # names are checked on the BM25 index: none to check
             return Understood(u.query, u.text, u.time)
-        return Understood(u.query, u.text, u.time, tuple(p for p in u.phrases if self._rows_holding(p)))
+        return Understood(u.query, u.text, u.time, tuple(p for p in u.phrases if self._articles_holding(p)))
 
     def dates(self, o: CoverageOptions, u: Understood) -> tuple[datetime.date | None, datetime.date | None]:
         """The first and last day counted: the request's range (as_of caps it) narrowed by the query's period."""
@@ -155,13 +156,16 @@ class Coverage:
         """The articles holding every phrase, its words in order (one passage holding it is enough)."""
         held: set[str] | None = None
         for phrase in phrases:
-            articles = {self.reader.article_of(int(row)) for row in self._rows_holding(phrase)}
-            held = articles if held is None else held & articles
+            articles = self._articles_holding(phrase)
+            held = set(articles) if held is None else held & articles
         return held or set()
 
-    def _rows_holding(self, phrase: str) -> list[int]:
-        """The rows whose passage holds the phrase, its words in order (a phrase query on the BM25 index)."""
-        return self.reader.rows_holding('"' + phrase.replace('"', " ") + '"')
+    def _articles_holding(self, phrase: str) -> set[str]:
+        """The articles with a passage holding the phrase, its words in order (a phrase query on the BM25 index)."""
+        if phrase not in self._held:
+            rows = self.reader.rows_holding('"' + phrase.replace('"', " ") + '"')
+            self._held[phrase] = {self.reader.article_of(int(row)) for row in rows}
+        return self._held[phrase]
 
     def count(self, query: str, o: CoverageOptions) -> CoverageResult:
         """The series per interval, the undated count apart, the top sources and the total."""
