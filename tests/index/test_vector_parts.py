@@ -57,7 +57,8 @@ def test_parts_search_returns_one_index_s_top_k_with_and_without_a_filter(k: int
         assert np.array_equal(got_rows[:, : keep.shape[1]][keep], want_rows[keep])
         assert np.allclose(got_scores[:, : keep.shape[1]][keep], want_scores[keep])
     assert np.allclose(vecs.every_score(parts, queries[0]), vecs.every_score(one, queries[0]))  # type: ignore[arg-type]
-    assert np.allclose(parts.reconstruct_batch(np.array([0, 199, 200, 299])), data[[0, 199, 200, 299]])
+    for rows in ([0, 199, 200, 299], [299, 5, 250, 5, 199], []):
+        assert np.allclose(parts.reconstruct_batch(np.array(rows, dtype=np.int64)), data[rows].reshape(-1, 16))
 
 
 @pytest.fixture
