@@ -112,9 +112,15 @@ class IndexEditor:
         return self._store.stored(article_id)
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
-        if not rows:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+        """The vectors of `rows`: the base's, or (rows from base_rows on) those this edit added."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(wanted), self.dim), dtype=np.float32)
+        old = wanted < self.base_rows
+        if old.any():
+            out[old] = self.vectors.reconstruct_batch(wanted[old])
+        if not old.all():
+            out[~old] = np.concatenate(self._new)[wanted[~old] - self.base_rows]
+        return out
 
     def is_unchanged(self, article: Article) -> bool:
         return self._store.is_unchanged(article)

@@ -9,6 +9,7 @@
         ├── IndexMissing         503  no index where one was expected
         ├── IndexCorrupt         503  files that disagree with the manifest or with each other
         ├── IndexBusy            503  another writer holds the index (with Retry-After)
+        ├── WriteFailed          503  a write through the API that failed midway (nothing was written)
         ├── BuildFailed          503  a build that wrote nothing
         ├── ModelMismatch        503  a model other than the index's
         ├── ShardMismatch        503  shards that cannot be searched as one index
@@ -61,6 +62,10 @@ class IndexBusy(StoreError):
     """Another process is writing the index (one writer at a time); retry when it has finished."""
 
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+
+class WriteFailed(StoreError):
+    """A write through the API failed while it was applied (with the writes grouped with it); nothing was written."""
 
 
 class BuildFailed(StoreError):

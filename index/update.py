@@ -26,7 +26,7 @@ from index.generations import resolve_generation, store_files, vector_files
 from index.intake import Intake, bad_input
 from index.manifest import Manifest, versions
 from index.reader import IndexReader
-from index.segments import opened, unchanged_articles
+from index.segments import opened
 from index.split import SplitSettings, embedding_text, split_article, title_budget
 from index.writer import IndexWriter
 
@@ -94,6 +94,14 @@ def check_model(manifest: Manifest, encoder: Encoder) -> None:
         )
 
 
+@dataclass
+class Batch:
+    """One caller's change: records to add or update, then ids to delete (an id also added here is kept)."""
+
+    records: Iterable[Record]
+    delete: Sequence[str] = ()
+
+
 def add_articles(
     index_dir: Path,
     records: Iterable[Record],
@@ -107,46 +115,83 @@ def add_articles(
     """Add or update `records` (Articles; Problems are counted and reported) and delete `delete` ids, in one new
     generation. Nothing is written when nothing changes, or (with `strict`) when any record had a problem.
     `merge=False` leaves the older vector parts unfolded (IndexEditor)."""
+    batch = Batch(records, delete)
+    return add_batches(index_dir, [batch], encoder, cache_path=cache_path, strict=strict, wait=wait, merge=merge)[0]
+
+
+def add_batches(
+    index_dir: Path,
+    batches: Sequence[Batch],
+    encoder: Encoder,
+    cache_path: Path | None = None,
+    strict: bool = False,
+    wait: float | None = None,
+    merge: bool = True,
+) -> list[UpdateReport]:
+    """Apply `batches` in order in ONE new generation (group commit: one editor, one commit) and report each on
+    its own. A batch sees the ones before it: an id an earlier batch added is an update (or unchanged) in a later
+    one, and a later delete removes it. All or nothing: an error leaves the index as it was."""
     started = time.perf_counter()
-    report = UpdateReport()
-    intake = Intake(report)
-    batch = {article.article_id: article for article in intake.accept(records)}
-    if strict and (bad := bad_input(report.problems)):
+    reports = [UpdateReport() for _ in batches]
+    intakes = [Intake(report) for report in reports]
+    taken = [{a.article_id: a for a in intake.accept(b.records)} for intake, b in zip(intakes, batches, strict=True)]
+    if strict and (bad := bad_input(p for report in reports for p in report.problems)):
         raise BuildFailed(f"--strict: {len(bad)} problems; the index is unchanged")
     # Nothing new and nothing to delete: answer without the writer lock or a copy of the store.
-    if not delete and len(unchanged_articles(resolve_generation(Path(index_dir)), batch.values())) == len(batch):
-        report.unchanged = len(batch)
-        report.seconds = time.perf_counter() - started
-        return report
+    if not any(b.delete for b in batches) and _all_unchanged(Path(index_dir), taken):
+        for report, articles in zip(reports, taken, strict=True):
+            report.unchanged, report.seconds = len(articles), time.perf_counter() - started
+        return reports
     editor = IndexEditor(index_dir, wait=wait, merge=merge)
     cache = None
     try:
         check_model(editor.manifest, encoder)
-        settings = editor.manifest.splitter
-        for article_id in delete:
-            if article_id in batch:
-                continue  # deleted and re-added in one call: the add wins
-            if editor.delete(article_id):
-                report.deleted += 1
-            else:
-                report.missing.append(article_id)
         cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
-        todo, reusable = _plan(editor, batch.values(), encoder, settings, intake, report)
-        _write(editor, todo, reusable, Embedder(encoder, cache, report, batch_size=32), report)
-        report.seconds = time.perf_counter() - started
-        if not report.changed:
+        for batch, articles, intake, report in zip(batches, taken, intakes, reports, strict=True):
+            _delete(editor, [a for a in batch.delete if a not in articles], report)  # re-added here: the add wins
+            todo, reusable = _plan(editor, articles.values(), encoder, editor.manifest.splitter, intake, report)
+            _write(editor, todo, reusable, Embedder(encoder, cache, report, batch_size=32), report)
+        for report in reports:
+            report.seconds = time.perf_counter() - started
+        if not any(report.changed for report in reports):
             editor.abort()
-            return report
-        final = editor.commit({"kind": "add", **{k: v for k, v in report.as_dict().items() if k != "generation"}})
-        report.generation = final.name
-        report.seconds = time.perf_counter() - started
-        return report
+            return reports
+        final = editor.commit({"kind": "add", **_summed(reports)})
+        for report in reports:
+            report.generation, report.seconds = final.name, time.perf_counter() - started
+        return reports
     except BaseException:
         editor.abort()
         raise
     finally:
         if cache:
             cache.close()
+
+
+def _all_unchanged(index_dir: Path, batches: Sequence[dict[str, Article]]) -> bool:
+    """Every article of every batch is stored exactly so in the live generation (read-only, no lock)."""
+    generation = resolve_generation(index_dir)
+    with opened(generation, Manifest.read(generation).files) as store:
+        return all(len(store.unchanged(articles.values())) == len(articles) for articles in batches)
+
+
+def _delete(editor: IndexEditor, article_ids: Iterable[str], report: UpdateReport) -> None:
+    for article_id in dict.fromkeys(article_ids):
+        if editor.delete(article_id):
+            report.deleted += 1
+        else:
+            report.missing.append(article_id)
+
+
+def _summed(reports: Sequence[UpdateReport]) -> dict[str, Any]:
+    """The manifest's record of a group: its batches' counts added up (and how many batches)."""
+    summed: dict[str, Any] = {"batches": len(reports)} if len(reports) > 1 else {}
+    for report in reports:
+        for key, value in report.as_dict().items():
+            if key != "generation":
+                summed[key] = summed.get(key, 0 if isinstance(value, (int, float)) else []) + value
+    summed["seconds"] = round(max(r.seconds for r in reports), 3)
+    return summed
 
 
 Planned = list[tuple[Article, list[Passage], list[str]]]  # article, its passages, their texts as embedded
@@ -212,11 +257,7 @@ def delete_articles(index_dir: Path, article_ids: Sequence[str], wait: float | N
     report = UpdateReport()
     editor = IndexEditor(index_dir, wait=wait)
     try:
-        for article_id in dict.fromkeys(article_ids):
-            if editor.delete(article_id):
-                report.deleted += 1
-            else:
-                report.missing.append(article_id)
+        _delete(editor, article_ids, report)
         report.seconds = time.perf_counter() - started
         if not report.deleted:
             editor.abort()

@@ -3,14 +3,14 @@
 Reads: /search, /coverage, /articles/{id}, /sources, /healthz (open unless DATELINE_READ_KEY is set; /healthz
 always open).
 Writes, only when DATELINE_API_KEY is set: POST /articles, DELETE /articles/{id}, POST /admin/reload; one write
-at a time (a lock here, the index's writer lock across processes), each answered once the change is served.
-The routes are APIRouters in search/routes/; what they share (settings, the live searcher, metrics, the write
-lock) is on app.state, reached through the dependencies in search/routes/deps.py.
+at a time (here, the writes that arrive meanwhile go in the next one together: search/group_commit.py; the
+index's writer lock across processes), each answered once the change is served.
+The routes are APIRouters in search/routes/; what they share (settings, the live searcher, metrics, the group
+committer) is on app.state, reached through the dependencies in search/routes/deps.py.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,7 +45,6 @@ def create_app(settings: Settings, searcher: Searcher[ReadSide] | None = None) -
     )
     app.state.settings, app.state.preloaded = settings, searcher
     app.state.metrics = Metrics()
-    app.state.write_lock = threading.Lock()  # one write at a time in this process; the index's flock the others
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Metered, metrics=app.state.metrics)
     app.exception_handler(DatelineError)(_dateline_error)
@@ -79,14 +78,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             rerank_model=settings.rerank_model,
             query_encoder=settings.query_encoder,
         )
-    app.state.adds_encoder = loaded.encoder
+    adds_encoder = loaded.encoder
     if app.state.preloaded is None and settings.api_key:
         from index.embed import encoder_for_adds
 
         # Adds embed on the index's own passage path, as `index add` does (the searcher's encoder is fp32 for
         # queries): the vectors stay alike, it is the faster path, and the embedding cache serves seen text.
-        app.state.adds_encoder = encoder_for_adds(loaded.reader.manifest.model, threads=settings.threads)
+        adds_encoder = encoder_for_adds(loaded.reader.manifest.model, threads=settings.threads)
     live = LiveSearcher.following(settings.index, loaded)
+    app.state.committer = articles.group_writer(settings, adds_encoder, live)
     live.observe_reload = app.state.metrics.reloads.observe
     app.state.live = live
     if settings.reload_seconds > 0:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import time
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from index.errors import IndexBusy
+from index.errors import DatelineError, WriteFailed
 from index.intake import Intake, records_from_fields
-from search.routes.deps import READS, WRITES, AddsEncoder, Live, SettingsDep, WriteLock
+from index.update import Batch, UpdateReport, add_batches
+from search.group_commit import GroupCommitter
+from search.live import LiveSearcher
+from search.routes.deps import READS, WRITES, Committer, Live, SettingsDep
 from search.schemas import ArticleOut, ArticlesRequest, ProblemOut, ReloadResponse, SourceCount, WriteResponse
+from search.settings import Settings
 
 reads = APIRouter(dependencies=READS)
 writes = APIRouter(dependencies=WRITES)  # included only when DATELINE_API_KEY is set
@@ -34,13 +38,10 @@ def sources(live: Live) -> list[SourceCount]:
 
 
 @writes.post("/articles", response_model=WriteResponse, responses={413: {}, 422: {}, 503: {}})
-def add(
-    live: Live, settings: SettingsDep, lock: WriteLock, encoder: AddsEncoder, body: ArticlesRequest
-) -> WriteResponse:
+def add(live: Live, settings: SettingsDep, committer: Committer, body: ArticlesRequest) -> WriteResponse:
     """Add new or changed articles (and delete ids in `delete`) in one atomic change; unchanged ones are skipped.
-    A batch with any unreadable article is refused whole (422, each problem with its index)."""
-    from index.update import add_articles
-
+    A batch with any unreadable article is refused whole (422, each problem with its index). Writes that arrive
+    together may share one generation; each answer counts its own batch."""
     if len(body.articles) > settings.max_batch:
         raise HTTPException(
             413, f"at most {settings.max_batch:,} articles per request (DATELINE_MAX_BATCH): split the batch"
@@ -52,22 +53,24 @@ def add(
     warnings = [ProblemOut(index=p.line, reason=p.reason) for p in intake.problems if not p.skipped]
     if bad:
         raise HTTPException(422, {"message": "nothing was written: fix these articles", "problems": bad})
-    _acquire(lock, settings.write_wait_seconds)
-    try:
-        report = add_articles(
-            settings.index,
-            records,
-            encoder,
-            cache_path=settings.cache,
-            wait=settings.write_wait_seconds,
-            delete=body.delete,
-        )
-        live.reload()
-    finally:
-        lock.release()
+    report = committer.submit(Batch(records, body.delete), len(records) + len(body.delete), settings.write_wait_seconds)
     warnings += [ProblemOut(index=int(p.line), reason=p.reason) for p in report.problems]
+    return _answer(report, live, warnings, started)
+
+
+@writes.delete("/articles/{article_id:path}", response_model=WriteResponse)
+def delete(live: Live, settings: SettingsDep, committer: Committer, article_id: str) -> WriteResponse:
+    """Delete an article: it leaves every search as soon as this answers (404 if it is not there)."""
+    started = time.perf_counter()
+    report = committer.submit(Batch([], [article_id]), 1, settings.write_wait_seconds)
+    if not report.deleted:
+        raise HTTPException(404, f"no article {article_id!r} in the index")
+    return _answer(report, live, [], started)
+
+
+def _answer(report: UpdateReport, live: LiveSearcher, warnings: list[ProblemOut], started: float) -> WriteResponse:
     return WriteResponse(
-        generation=live.generation,
+        generation=report.generation or live.generation,
         added=report.added,
         updated=report.updated,
         unchanged=report.unchanged,
@@ -80,40 +83,28 @@ def add(
     )
 
 
-@writes.delete("/articles/{article_id:path}", response_model=WriteResponse)
-def delete(live: Live, settings: SettingsDep, lock: WriteLock, article_id: str) -> WriteResponse:
-    """Delete an article: it leaves every search as soon as this answers (404 if it is not there)."""
-    from index.update import delete_articles
+def group_writer(settings: Settings, encoder: Any, live: LiveSearcher) -> GroupCommitter[Batch, UpdateReport]:
+    """The app's committer: each group of batches is one generation, served (reloaded) before any is answered."""
 
-    started = time.perf_counter()
-    _acquire(lock, settings.write_wait_seconds)
-    try:
-        report = delete_articles(settings.index, [article_id], wait=settings.write_wait_seconds)
+    def apply(batches: list[Batch]) -> list[UpdateReport]:
+        try:
+            reports = add_batches(
+                settings.index, batches, encoder, cache_path=settings.cache, wait=settings.write_wait_seconds
+            )
+        except DatelineError:
+            raise
+        except Exception as exc:
+            others = f" (with {len(batches) - 1} other writes grouped with it)" if len(batches) > 1 else ""
+            raise WriteFailed(
+                f"the write failed{others}: {type(exc).__name__}: {exc}; nothing was written, retry"
+            ) from exc
         live.reload()
-    finally:
-        lock.release()
-    if not report.deleted:
-        raise HTTPException(404, f"no article {article_id!r} in the index")
-    return WriteResponse(
-        generation=live.generation,
-        added=0,
-        updated=0,
-        unchanged=0,
-        deleted=report.deleted,
-        not_found=[],
-        passages=0,
-        embedded=0,
-        warnings=[],
-        took_ms=round((time.perf_counter() - started) * 1e3, 1),
-    )
+        return reports
+
+    return GroupCommitter(apply, max_size=settings.max_batch)
 
 
 @writes.post("/admin/reload", response_model=ReloadResponse)
 def reload(live: Live) -> ReloadResponse:
     """Load the generation `current` points to now (the service also checks by itself every second)."""
     return ReloadResponse(reloaded=live.reload(), generation=live.generation)
-
-
-def _acquire(lock: threading.Lock, wait: float) -> None:
-    if not lock.acquire(timeout=wait):
-        raise IndexBusy("another write is in progress; retry shortly")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from search.group_commit import GroupCommitter
 from search.live import LiveSearcher
 from search.metrics import Metrics
 from search.settings import Settings
@@ -31,21 +31,16 @@ def metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def adds_encoder(request: Request) -> Any:
-    """The encoder articles added through the API are embedded with (the index's own passage path)."""
-    return request.app.state.adds_encoder
-
-
-def write_lock(request: Request) -> threading.Lock:
-    """One write at a time in this process; the index's flock covers the others."""
-    return request.app.state.write_lock  # type: ignore[no-any-return]
+def committer(request: Request) -> GroupCommitter[Any, Any]:
+    """The writes' group committer: one write at a time in this process (the index's flock covers the others),
+    the writes that arrived meanwhile applied together (search/group_commit.py)."""
+    return request.app.state.committer  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]
 Live = Annotated[LiveSearcher, Depends(live)]
 MetricsDep = Annotated[Metrics, Depends(metrics)]
-WriteLock = Annotated[threading.Lock, Depends(write_lock)]
-AddsEncoder = Annotated[Any, Depends(adds_encoder)]
+Committer = Annotated[GroupCommitter[Any, Any], Depends(committer)]
 
 
 def key_matches(credentials: HTTPAuthorizationCredentials | None, keys: list[str | None]) -> None:

@@ -28,6 +28,7 @@ STATUS = {
     "IndexMissing": 503,
     "IndexCorrupt": 503,
     "IndexBusy": 503,
+    "WriteFailed": 503,
     "BuildFailed": 503,
     "ModelMismatch": 503,
     "ShardMismatch": 503,
