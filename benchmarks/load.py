@@ -10,13 +10,15 @@ that the index does not hold are POSTed in batches of `--batch`; then a full reb
 plus the added articles, written to DIR/added.jsonl) runs in another process and is swapped in under the running
 service. If the writers are not done at `--seconds`, the load runs on until they are, plus 5 s (the report
 says how long).
-`--stream NxM` instead adds N batches of M such articles, one batch every `--every` seconds on a fixed clock (an
-add that overruns its slot delays the next, which starts when it returns: the report gives each add's lateness),
+`--stream NxM` instead adds N batches of M such articles, one batch started every `--every` seconds on a fixed
+clock, each in its own thread whether or not the ones before have returned (`--sequential`: each waits for the
+one before, so an add that overruns its slot delays the next; the report gives each add's lateness either way),
 and no rebuild. `--via http` (the default) POSTs each batch, as a newsroom's feed would: the service writes and
 reloads before it answers. `--via cli` runs `python -m index add` in another process per batch: the service's
 watcher notices `current` moving. After each add returns, every article of its batch is polled until it is
 served; the lag from the add's return to the answer of the check that found it is reported per batch (max,
-p50, p95), beside the add durations and the service's generation loads (from /metrics).
+p50, p95), beside the add durations, the generations the adds' answers name (the service groups adds that
+arrive while one is written into one generation) and the service's generation loads (from /metrics).
 An index holding every corpus article (the whole corpus) gets held articles again under new ids (`load-<id>`):
 their vectors come from the embedding cache unless `--embed` turns it off for the service and `index add`.
 Afterwards every added article must be served: GET /articles/{id}, and a lexical search for its title within its
@@ -236,43 +238,48 @@ def stream(
     every: float,
     phases: Phases,
     t0: float,
+    sequential: bool = False,
 ) -> dict[str, Any]:
-    """Add `articles` in batches of `size`, one every `every` s on a fixed clock (an overrunning add delays the
-    next); after each add returns, poll its articles concurrently until served. Returns the adds and lags."""
+    """Add `articles` in batches of `size`, one started every `every` s on a fixed clock, each in its own thread
+    whether or not the ones before have returned (`sequential`: each waits for the one before, so an overrunning
+    add delays the next); after each add returns, poll its articles concurrently until served. Returns the adds
+    (in start order) with their lags."""
     import httpx
 
-    adds: list[dict[str, Any]] = []
-    pending: list[list[Future[float | None]]] = []
+    batches = [articles[first : first + size] for first in range(0, len(articles), size)]
     time.sleep(START_WRITES_S)
     phases.enter("streaming adds", t0)
     headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=len(batches) + 8 * size, max_keepalive_connections=8 * size)
     with (
-        httpx.Client(base_url=url, timeout=600.0, headers=headers) as http,
-        ThreadPoolExecutor(max_workers=2 * size) as pool,
+        httpx.Client(base_url=url, timeout=600.0, headers=headers, limits=limits) as http,
+        ThreadPoolExecutor(max_workers=8 * size) as pollers,
+        ThreadPoolExecutor(max_workers=len(batches)) as adders,
     ):
-        start = time.perf_counter()
-        for i, first in enumerate(range(0, len(articles), size)):
-            due = start + i * every
-            time.sleep(max(0.0, due - time.perf_counter()))
+
+        def one(batch: list[dict[str, Any]], due: float) -> dict[str, Any]:
             began = time.perf_counter()
-            batch = articles[first : first + size]
             done = add(http, batch)
             returned = time.perf_counter()
-            adds.append(
-                {
-                    "at_s": round(began - t0, 2),
-                    "late_s": round(began - due, 2),
-                    "seconds": round(returned - began, 2),
-                    **done,
-                }
-            )
-            if "error" in done:
-                break
-            pending.append([pool.submit(seconds_until_served, http, a, returned) for a in batch])
-        lags = [[f.result() for f in futures] for futures in pending]
+            lags = [] if "error" in done else [pollers.submit(seconds_until_served, http, a, returned) for a in batch]
+            timing = {"at_s": round(began - t0, 2), "late_s": round(began - due, 2)}
+            return {**timing, "seconds": round(returned - began, 2), **done, "lags": lags}
+
+        started: list[Future[dict[str, Any]]] = []
+        start = time.perf_counter()
+        for i, batch in enumerate(batches):
+            due = start + i * every
+            time.sleep(max(0.0, due - time.perf_counter()))
+            if sequential and started:
+                started[-1].result()
+            if any(f.done() and "error" in f.result() for f in started):
+                break  # an add failed: start no more, the report says why
+            started.append(adders.submit(one, batch, due))
+        adds = [f.result() for f in started]
+        for record in adds:
+            lags = [f.result() for f in record.pop("lags")]
+            record["lag_s"] = None if not lags or None in lags else round(max(lags), 2)  # type: ignore[type-var]
     phases.finish("after adds", t0)
-    for record, batch_lags in zip(adds, lags, strict=False):
-        record["lag_s"] = None if None in batch_lags else round(max(batch_lags), 2)  # type: ignore[type-var]
     return {"adds": adds, "error": next((a["error"] for a in adds if "error" in a), None)}
 
 
@@ -357,7 +364,9 @@ def stream_summary(adds: list[dict[str, Any]], size: int, every: float) -> dict[
         "add_seconds": summarise([a["seconds"] for a in adds])
         | {"max": max((a["seconds"] for a in adds), default=None)},
         "late_adds": sum(a["late_s"] > 0.05 for a in adds),
+        "late_s": summarise([a["late_s"] for a in adds]) | {"max": max((a["late_s"] for a in adds), default=None)},
         "max_late_s": max((a["late_s"] for a in adds), default=None),
+        "generations": len({a["generation"] for a in adds if a.get("generation")}) or None,
         "lag_s": summarise(lags) | {"max": max(lags, default=None)},
         "batches_never_served": sum(a.get("lag_s") is None for a in adds),
     }
@@ -378,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--every", type=float, default=2.0, help="--stream: seconds between the adds' starts")
     parser.add_argument("--via", choices=("http", "cli"), default="http", help="--stream: POST /articles or index add")
+    parser.add_argument(
+        "--sequential", action="store_true", help="--stream: start each add only after the one before returned"
+    )
     parser.add_argument(
         "--embed", action="store_true", help="no embedding cache: every added passage is embedded, as new text would be"
     )
@@ -428,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             add: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] = post_batch
         else:
             add = lambda _, batch: cli_batch(index, batch, args.work, args.work / "adds.log", args.embed)  # noqa: E731
-        result.update(stream(url, key, add, articles, args.batch, args.every, phases, t0))
+        result.update(stream(url, key, add, articles, args.batch, args.every, phases, t0, args.sequential))
 
     with tempfile.TemporaryFile("w+") as server_log:
         server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=server_log, stderr=subprocess.STDOUT)
@@ -471,7 +483,12 @@ def main(argv: list[str] | None = None) -> int:
         served_at_end={k: health.get(k) for k in ("generation", "articles", "passages", "deleted", "reloads")},
     )
     if args.stream is not None:
-        report["stream"] = {"via": args.via, **stream_summary(result.get("adds", []), args.batch, args.every)}
+        adds = result.get("adds", [])
+        report["stream"] = {
+            "via": args.via,
+            "sequential": args.sequential,
+            **stream_summary(adds, args.batch, args.every),
+        }
     print_report(report, result, elapsed)
     print(f"wrote {write_json(report, args.out, 'load')}")
     v = report["verify"]
@@ -511,7 +528,8 @@ def print_report(report: dict[str, Any], result: dict[str, Any], elapsed: float)
         print(
             f"{elapsed:.1f} s; {st['batches']} adds of {st['size']} via {st['via']}, every {st['every_s']} s: add s "
             f"p50 {st['add_seconds']['p50']} p95 {st['add_seconds']['p95']} max {st['add_seconds']['max']}; "
-            f"{st['late_adds']} started late (at most {st['max_late_s']} s); served after the add returned: "
+            f"{st['late_adds']} started late (at most {st['max_late_s']} s); {st['generations']} generations; "
+            "served after the add returned: "
             f"p50 {st['lag_s']['p50']} p95 {st['lag_s']['p95']} max {st['lag_s']['max']} s, "
             f"{st['batches_never_served']} batches never; {after}; reloads {report['reloads']}; "
             f"server memory {report.get('server_memory_mb')}"
