@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import DATA_DIR, QUESTIONS, REPO, format_table, in_split, read_queries, summarise, write_json
 from benchmarks.latency import free_port, resident_mb, wait_healthy
+from search.settings import MAX_BATCH
 
 START_WRITES_S = 5.0
 MAX_SECONDS = 900  # the load never runs longer than this, writers done or not
@@ -412,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     key = secrets.token_hex(16)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, DATELINE_API_KEY=key, DATELINE_RELOAD_SECONDS="1", DATELINE_MAX_BATCH=str(args.batch))
+    # DATELINE_MAX_BATCH also bounds the articles one grouped write takes: keep the default unless a batch needs more.
+    max_batch = str(max(args.batch, MAX_BATCH))
+    env = dict(os.environ, DATELINE_API_KEY=key, DATELINE_RELOAD_SECONDS="1", DATELINE_MAX_BATCH=max_batch)
     if args.embed:
         env["DATELINE_CACHE"] = "off"
     cmd = [sys.executable, "-m", "search", "serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)]
