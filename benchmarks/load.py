@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             health = httpx.get(f"{url}/healthz", timeout=30).json()
             report["reloads"] = reload_stats(httpx.get(f"{url}/metrics", timeout=30).text)
             report["server_memory_mb"] = resident_mb(server.pid)
+            # The service's own processes (its write process; multiprocessing's resource tracker), by pid.
+            report["server_children_memory_mb"] = {str(pid): resident_mb(pid) for pid in child_pids(server.pid)}
         finally:
             server.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -501,6 +503,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started (Linux: /proc/PID/task/*/children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def phase_qps(samples: list[tuple[str, float, str]], phases: Phases, phase: str, elapsed: float) -> float | None:
     """Requests started in `phase` per second of it."""
     bounds = [0.0, *(t for _, t in phases.marks), elapsed]
@@ -535,7 +546,7 @@ def print_report(report: dict[str, Any], result: dict[str, Any], elapsed: float)
             "served after the add returned: "
             f"p50 {st['lag_s']['p50']} p95 {st['lag_s']['p95']} max {st['lag_s']['max']} s, "
             f"{st['batches_never_served']} batches never; {after}; reloads {report['reloads']}; "
-            f"server memory {report.get('server_memory_mb')}"
+            f"server memory {report.get('server_memory_mb')}, its children {report.get('server_children_memory_mb')}"
         )
         return
     posts = result.get("posts", [])

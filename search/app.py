@@ -11,6 +11,7 @@ committer) is on app.state, reached through the dependencies in search/routes/de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -78,20 +79,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             rerank_model=settings.rerank_model,
             query_encoder=settings.query_encoder,
         )
-    adds_encoder = loaded.encoder
+    live = LiveSearcher.following(settings.index, loaded)
+    worker = None
     if app.state.preloaded is None and settings.api_key:
         from index.embed import encoder_for_adds
+        from search.write_worker import WriteWorker
 
-        # Adds embed on the index's own passage path, as `index add` does (the searcher's encoder is fp32 for
-        # queries): the vectors stay alike, it is the faster path, and the embedding cache serves seen text.
-        adds_encoder = encoder_for_adds(loaded.reader.manifest.model, threads=settings.threads)
-    live = LiveSearcher.following(settings.index, loaded)
-    app.state.committer = articles.group_writer(settings, adds_encoder, live)
+        # Writes run in a process of their own (search/write_worker.py). Adds embed on the index's own passage path,
+        # as `index add` does (the searcher's encoder is fp32 for queries): the vectors stay alike, it is the
+        # faster path, and the embedding cache serves seen text.
+        model = loaded.reader.manifest.model
+        worker = WriteWorker(functools.partial(encoder_for_adds, model, threads=settings.threads), settings.threads)
+    app.state.committer = articles.group_writer(settings, live, loaded.encoder, worker)
     live.observe_reload = app.state.metrics.reloads.observe
     app.state.live = live
     if settings.reload_seconds > 0:
         live.watch(settings.reload_seconds)
     yield
+    if worker is not None:
+        worker.close()
     live.close()
 
 

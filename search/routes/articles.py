@@ -15,6 +15,7 @@ from search.live import LiveSearcher
 from search.routes.deps import READS, WRITES, Committer, Live, SettingsDep
 from search.schemas import ArticleOut, ArticlesRequest, ProblemOut, ReloadResponse, SourceCount, WriteResponse
 from search.settings import Settings
+from search.write_worker import WriteWorker
 
 reads = APIRouter(dependencies=READS)
 writes = APIRouter(dependencies=WRITES)  # included only when DATELINE_API_KEY is set
@@ -83,14 +84,19 @@ def _answer(report: UpdateReport, live: LiveSearcher, warnings: list[ProblemOut]
     )
 
 
-def group_writer(settings: Settings, encoder: Any, live: LiveSearcher) -> GroupCommitter[Batch, UpdateReport]:
-    """The app's committer: each group of batches is one generation, served (reloaded) before any is answered."""
+def group_writer(
+    settings: Settings, live: LiveSearcher, encoder: Any, worker: WriteWorker | None = None
+) -> GroupCommitter[Batch, UpdateReport]:
+    """The app's committer: each group of batches is one generation (written by `worker`'s process when given,
+    else here with `encoder`), served (reloaded) before any of its writes is answered."""
 
     def apply(batches: list[Batch]) -> list[UpdateReport]:
+        index, cache, wait = settings.index, settings.cache, settings.write_wait_seconds
         try:
-            reports = add_batches(
-                settings.index, batches, encoder, cache_path=settings.cache, wait=settings.write_wait_seconds
-            )
+            if worker is not None:
+                reports = worker.add_batches(index, batches, cache, wait)
+            else:
+                reports = add_batches(index, batches, encoder, cache_path=cache, wait=wait)
         except DatelineError:
             raise
         except Exception as exc:

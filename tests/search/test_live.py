@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import search.write_worker
 from index.articles import Article
 from index.errors import SettingsError
 from index.generations import acquire_write_lock
 from index.reader import IndexReader
-from index.update import add_articles, delete_articles
+from index.update import add_articles, add_batches, delete_articles
 from search.app import create_app
 from search.live import LiveSearcher
 from search.searcher import Searcher, SearchOptions
@@ -293,16 +294,33 @@ def test_searches_never_fail_while_the_index_changes_under_them(built_index: Pat
 
 
 def test_the_service_embeds_adds_on_the_index_s_own_passage_path_and_queries_in_fp32(
-    fake_model: list[dict[str, Any]], articles_file: Path, tmp_path: Path
+    fake_model: list[dict[str, Any]], articles_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from index.build import build_index
 
     made_by = FakeEncoder(dtype="bfloat16", passages="openvino-bf16")
     build_index([articles_file], tmp_path / "index", made_by, fake_split_settings(), progress=False)
+    monkeypatch.setattr(search.write_worker, "WriteWorker", InProcessWorker)  # the fake model lives in this process
     with TestClient(create_app(Settings(index=tmp_path / "index", api_key=API_KEY, reload_seconds=0))) as client:
         r = client.post("/articles", json={"articles": [new_article(3)]}, headers=WRITE)
         assert r.status_code == 200 and r.json()["added"] == 1
     assert [a["dtype"] for a in fake_model] == ["float32", "openvino-bf16"]  # queries in fp32, adds as the index
+    assert InProcessWorker.closed
+
+
+class InProcessWorker:
+    """A WriteWorker that makes its encoder and writes in this process."""
+
+    closed = False
+
+    def __init__(self, make_encoder: Any, threads: int = 1) -> None:
+        self.encoder = make_encoder()
+
+    def add_batches(self, index: Path, batches: Any, cache_path: Path | None, wait: float) -> Any:
+        return add_batches(index, batches, self.encoder, cache_path=cache_path, wait=wait)
+
+    def close(self) -> None:
+        InProcessWorker.closed = True
 
 
 def test_a_bounded_request_pool_still_serves_searches_and_writes_side_by_side(built_index: Path) -> None:
