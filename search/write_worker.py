@@ -1,8 +1,8 @@
 """The service's writes in a process of their own, so they do not share an interpreter with the request threads.
 
 Under many concurrent searches a write in a request thread gets a small share of the one interpreter (GIL) that
-every request thread runs on: the same add of 10 articles took 0.2-0.5 s idle and 3-8 s beside 32 clients on 2
-cores (docs/benchmarks.md). In a process of its own it competes only for the cores. One worker process,
+every request thread runs on, and takes many times its idle time (figures: docs/benchmarks.md, "A stream of
+small adds"). In a process of its own it competes only for the cores. One worker process,
 started with the service, holds the adds' encoder and applies each group of writes (index.update.add_batches);
 what goes between the two is the batches' articles and the reports (pickled). The service still reloads, in
 its own process, before it answers.
