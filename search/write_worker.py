@@ -20,19 +20,26 @@ from typing import Any
 from index.errors import WriteFailed
 from index.update import Batch, UpdateReport, add_batches
 
-# The worker process's encoder, loaded once by its initializer (a process pool's worker state lives in globals).
+# The worker process's encoder, loaded once by its initializer (a process pool's worker state lives in globals),
+# or why it could not be: each write then fails saying so (a failed initializer would only break the pool).
 _encoder: Any = None
+_no_encoder = ""
 
 
 def _start(make_encoder: Callable[[], Any], threads: int) -> None:
     from index import vectors
 
-    global _encoder
+    global _encoder, _no_encoder
     vectors.set_threads(threads)  # as the service does: more threads stall beside the requests on 2 cores
-    _encoder = make_encoder()
+    try:
+        _encoder = make_encoder()
+    except Exception as exc:
+        _no_encoder = f"{type(exc).__name__}: {exc}"
 
 
 def _apply(index: Path, batches: Sequence[Batch], cache_path: Path | None, wait: float) -> list[UpdateReport]:
+    if _encoder is None:
+        raise WriteFailed(f"the write process could not load the encoder ({_no_encoder}); nothing was written")
     return add_batches(index, batches, _encoder, cache_path=cache_path, wait=wait)
 
 

@@ -4,6 +4,7 @@ died replaced (its group failed with WriteFailed, the index untouched)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +55,18 @@ def test_a_worker_that_died_fails_its_write_and_is_replaced(worker: WriteWorker,
         worker.add_batches(built_index, [Batch(articles(2))], None, 30)
     assert (built_index / CURRENT).resolve() == live and "live-2" not in stored_ids(built_index)
     assert worker.add_batches(built_index, [Batch(articles(2))], None, 30)[0].added == 1
+
+
+def _no_model() -> FakeEncoder:
+    raise OSError("no weights at /nowhere")
+
+
+def test_an_encoder_that_cannot_load_fails_each_write_saying_why(built_index: Path) -> None:
+    worker = WriteWorker(_no_model)
+    try:
+        live = (built_index / CURRENT).resolve()
+        with pytest.raises(WriteFailed, match=re.escape("load the encoder (OSError: no weights at /nowhere)")):
+            worker.add_batches(built_index, [Batch(articles(1))], None, 30)
+        assert (built_index / CURRENT).resolve() == live and "live-1" not in stored_ids(built_index)
+    finally:
+        worker.close()
