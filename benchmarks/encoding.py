@@ -10,7 +10,9 @@ Paths (`--paths`, default all): torch-fp32 and torch-bf16 (bf16 weights: today's
 bf16), torch-autocast (fp32 weights under bf16 autocast), onnx-fp32, onnx-int8 (ONNX Runtime dynamic int8),
 onnx-int8-shipped (the weight-only int8 model the query encoder uses), openvino-fp32, openvino-bf16,
 openvino-int8 (NNCF post-training int8, the rest bf16), openvino-int8-dynamic (NNCF int8 weights, activations
-quantised at run time per 128 values: no calibration).
+quantised at run time per 128 values: no calibration); openvino-bf16-static and openvino-int8-static run an
+export with eager attention (which OpenVINO fuses into one attention kernel) compiled per static shape (batch 32
+x tokens rounded up to 16), the int8 one with layers 0-1's feed-forward output projections also kept in bf16.
 
 Timing: the passages are cut into `--rounds` chunks; each round every path (in rotated order) embeds the same
 chunk, batch 32, sorted by length within the call, and a large GEMM is timed in fp32 (numpy, torch) and bf16
@@ -135,24 +137,29 @@ class Paths:
             return runtime(pp.openvino_runner(onnx, name.rsplit("-", 1)[1], self.threads))
         if name == "openvino-int8":
             return runtime(pp.openvino_runner(self.nncf_int8(onnx), "bf16", self.threads))
+        eager = export_onnx(self.dir, self.fingerprint, attention="eager")
+        if name == "openvino-bf16-static":
+            return runtime(static_runner(ov_model(eager), self.threads))
+        if name == "openvino-int8-static":
+            return runtime(static_runner(self.nncf_int8(eager, keep=FFN_OUT_01), self.threads))
         if name == "openvino-int8-dynamic":
             extra = {"DYNAMIC_QUANTIZATION_GROUP_SIZE": 128}  # activations quantised at run time, per 128 values
             return runtime(pp.openvino_runner(int8_weights(onnx), "bf16", self.threads, extra))
         raise SystemExit(f"error: unknown path {name!r}")
 
-    def nncf_int8(self, onnx: Path) -> Any:
+    def nncf_int8(self, onnx: Path, keep: Sequence[str] = ()) -> Any:
         """NNCF post-training int8 of the model, calibrated on the calibration passages (transformer preset),
         the attention's two activation-by-activation products left in bf16: quantising them cost the most
-        agreement (min cosine 0.985 -> 0.991 on 500 validation passages that are neither these nor calibration)."""
+        agreement (min cosine 0.985 -> 0.991 on 500 validation passages that are neither these nor calibration).
+        `keep`: patterns of more MatMuls left in bf16."""
         import nncf
-        import openvino as ov
 
         feeds = [
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             for _, ids, mask in self.batches(self.calibration, 16)
         ]
-        model = ov.Core().read_model(str(onnx))
-        skip = nncf.IgnoredScope(patterns=[r".*attention/self/MatMul.*"])
+        model = ov_model(onnx)
+        skip = nncf.IgnoredScope(patterns=[r".*attention/self/MatMul.*", *keep])
         return nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
                              subset_size=len(feeds), ignored_scope=skip)  # fmt: skip
 
@@ -166,6 +173,40 @@ def encoder_flops(lengths: Sequence[int], config: dict[str, Any]) -> float:
     projections (4 d^2 per token) and the feed-forward (2 d ffn), times 2 L; plus attention's two L x L x d products."""
     d, ffn, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     return float(sum(layers * (2 * n * (4 * d * d + 2 * d * ffn) + 4 * n * n * d) for n in lengths))
+
+
+# The feed-forward output projections of layers 0 and 1: of all groups kept in bf16 one at a time, these moved
+# agreement most (docs/encoding.md: min cosine 0.9914 -> 0.9961 on the validation passages).
+FFN_OUT_01 = (r".*layer\.[01]/output/dense/MatMul",)
+STATIC_STEP = 16  # static shapes: a batch's token count rounded up to a multiple of this
+
+
+def ov_model(onnx: Path) -> Any:
+    import openvino as ov
+
+    return ov.Core().read_model(str(onnx))
+
+
+def static_runner(model: Any, threads: int, batch: int = 32) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The model compiled in bf16 once per shape (batch x tokens rounded up to STATIC_STEP, up to the longest
+    the tokenizer makes) rather than with dynamic shapes; padded rows and tokens are masked and cut off."""
+    from index.passage_paths import INPUTS, openvino_runner
+
+    runs = {}
+    for width in range(STATIC_STEP, 256 + STATIC_STEP, STATIC_STEP):
+        shaped = model.clone()
+        shaped.reshape({name: [batch, min(width, 256)] for name in INPUTS})
+        runs[min(width, 256)] = openvino_runner(shaped, "bf16", threads)
+
+    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rows, width = ids.shape
+        padded = min(256, -(-width // STATIC_STEP) * STATIC_STEP)
+        big_ids, big_mask = np.zeros((batch, padded), np.int64), np.zeros((batch, padded), np.int64)
+        big_ids[:rows, :width], big_mask[:rows, :width] = ids, mask
+        big_mask[rows:, 0] = 1  # padding rows: one token each, so no row is all masked
+        return runs[padded](big_ids, big_mask)[:rows, :width]
+
+    return run
 
 
 def quantize_onnx(fp32: Path) -> Path:
@@ -335,7 +376,8 @@ def machine() -> dict[str, Any]:
 
 
 ALL = ["torch-fp32", "torch-bf16", "torch-autocast", "onnx-fp32", "onnx-int8", "onnx-int8-shipped",
-       "openvino-fp32", "openvino-bf16", "openvino-int8", "openvino-int8-dynamic"]  # fmt: skip
+       "openvino-fp32", "openvino-bf16", "openvino-int8", "openvino-int8-dynamic", "openvino-bf16-static",
+       "openvino-int8-static"]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -296,8 +296,11 @@ class Tokenizer:
         return _count_tokens(self.tokenizer, texts)
 
 
-def export_onnx(model_dir: Path, fingerprint: str) -> Path:
-    """The transformer of a sentence-transformers folder as fp32 ONNX (ids, mask, types -> last hidden state)."""
+def export_onnx(model_dir: Path, fingerprint: str, attention: str | None = None) -> Path:
+    """The transformer of a sentence-transformers folder as fp32 ONNX (ids, mask, types -> last hidden state).
+
+    `attention`: transformers' attn_implementation for the export (None: its default, sdpa); "eager" writes the
+    plain MatMul-Softmax-MatMul that OpenVINO fuses into one attention kernel (docs/encoding.md)."""
 
     def write(out: Path) -> None:
         import torch
@@ -312,7 +315,8 @@ def export_onnx(model_dir: Path, fingerprint: str) -> Path:
                 out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
                 return out.last_hidden_state
 
-        model = Hidden(AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval())
+        kwargs = {"attn_implementation": attention} if attention else {}
+        model = Hidden(AutoModel.from_pretrained(str(model_dir), local_files_only=True, **kwargs).eval())
         ids = torch.ones(2, 16, dtype=torch.long)
         axes = {name: {0: "batch", 1: "tokens"} for name in (*passage_paths.INPUTS, "last_hidden_state")}
         with torch.no_grad():
@@ -321,7 +325,8 @@ def export_onnx(model_dir: Path, fingerprint: str) -> Path:
                 output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
 
-    return passage_paths.atomic(passage_paths.models_dir() / fingerprint / "model-fp32.onnx", write)
+    name = f"model-fp32-{attention}.onnx" if attention else "model-fp32.onnx"
+    return passage_paths.atomic(passage_paths.models_dir() / fingerprint / name, write)
 
 
 class OnnxQueryEncoder:
