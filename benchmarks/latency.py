@@ -2,8 +2,9 @@
 
     python benchmarks/latency.py --index data/index [--repeat 3] [--mode dense] [--out FILE.json]
 
-Queries are RealTimeQA's dev questions (question2article; `--split`), one at a time, `--repeat` passes after a
-warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
+Queries are RealTimeQA's dev questions (question2article; `--split`), or with `--queries judged` the judged
+keyword queries of benchmarks/judged/ (where pseudo-relevance feedback runs), one at a time, `--repeat` passes
+after a warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
 client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
 Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
 Over HTTP, GET /coverage (no filters, default mode) is timed for the same queries (`http_coverage` rows), and one
@@ -269,6 +270,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="JSON report: a file, or a folder to write latency-<time>.json in (default benchmarks/out/)",
     )
     p.add_argument("--split", choices=SPLITS, default="dev", help=f"questions to time (default dev; {SPLIT_RULE})")
+    p.add_argument(
+        "--queries",
+        choices=("questions", "judged"),
+        default="questions",
+        help="RealTimeQA's questions (default), or the judged keyword queries of benchmarks/judged/",
+    )
     p.add_argument("--repeat", type=int, default=3, help="passes over the queries (default 3)")
     p.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
     p.add_argument(
@@ -294,9 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from search.searcher import Searcher
 
     try:
-        queries = [
-            q for qid, q in read_queries(args.data / f"{QUESTIONS}.queries.tsv").items() if in_split(qid, args.split)
-        ]
+        if args.queries == "judged":  # keyword queries, where pseudo-relevance feedback runs (docs/queries.md)
+            from benchmarks.queries import read_judged
+
+            queries = [q.query for q in read_judged() if args.split in ("all", q.split)]
+        else:
+            questions = read_queries(args.data / f"{QUESTIONS}.queries.tsv")
+            queries = [q for qid, q in questions.items() if in_split(qid, args.split)]
         vectors.set_threads(args.threads)
         searcher = Searcher.open(args.index, threads=args.threads)
     except (DataError, StoreError) as exc:

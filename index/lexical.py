@@ -87,6 +87,7 @@ class Proximity:
     phrase_slop: int = 0
     pair_boost: float = 0.0
     pair_slop: int = 1
+    expansions: tuple[tuple[str, float], ...] = ()  # (stem as indexed, boost) terms added to the words
 
 
 LexicalQuery = str | Proximity  # plain words, or words with their order counted
@@ -140,6 +141,17 @@ class LexicalIndex:
         """Top-k among `rows` only, with the same BM25 scores as `search` (needs `row_terms`)."""
         return self._search(query, k, list(rows))
 
+    def _expanded(self, parsed: Any, expansions: tuple[tuple[str, float], ...]) -> Any:
+        """`parsed` or any of the stems (as indexed, never re-analysed), each scored by BM25 times its boost."""
+        schema, should = self.index.schema, tantivy.Occur.Should
+        extra = [
+            (should, tantivy.Query.boost_query(tantivy.Query.term_query(schema, field, stem), boost))
+            for stem, boost in expansions
+            for field in self.fields
+            if boost > 0
+        ]
+        return tantivy.Query.boolean_query([(should, parsed), *extra]) if extra else parsed
+
     def _search(self, query: LexicalQuery, k: int, rows: list[int] | None) -> list[tuple[int, float]]:
         return [(row, score) for _, row, score in self.hits(query, k, rows)]
 
@@ -149,6 +161,8 @@ class LexicalIndex:
         if not terms or rows == []:
             return []
         parsed, _errors = self.index.parse_query_lenient(terms, self.fields)
+        if isinstance(query, Proximity) and query.expansions:
+            parsed = self._expanded(parsed, query.expansions)
         if rows is not None:
             if not self.row_terms:
                 raise ValueError("this lexical index does not index rows: search it and filter the hits")

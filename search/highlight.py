@@ -49,6 +49,11 @@ class Highlights:
     sentences: list[Sentence]
 
 
+def stems_of(text: str) -> list[str]:
+    """The text's words as the lexical index reads them: lower-cased, English-stemmed, in order."""
+    return _stemmer().stemWords(_WORDS.findall(text.lower()))
+
+
 def idf(df: int, documents: int) -> float:
     """BM25's inverse document frequency."""
     return math.log(1 + (documents - df + 0.5) / (df + 0.5))

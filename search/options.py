@@ -50,10 +50,20 @@ class RankingConfig:
     period_before_days: float = 7.0  # ... and every this many days before its start (0: nothing before it counts)
     drop_time_words: bool = False  # the time words leave the text the retrievers read (measured: it costs)
     focus_weight: float = 0.2  # article hits: weight of the share of an article's passages among the candidates
-    # Article hits, no recency prior counting: weight of the article's mean cosine to the query over all its
-    # passages (min-max over the top about_depth articles). Off: it lost on held-out questions (docs/queries.md).
-    about_weight: float = 0.0
-    about_depth: int = 50  # ... the articles it rescores
+    # Keyword queries (at most short_max_words words; docs/queries.md): article hits gain short_focus_weight x their
+    # focus instead, and where no recency prior counts about_weight x their mean cosine to the query over all their
+    # passages (min-max over the top about_depth articles; in longer questions it lost on held-out ones).
+    short_max_words: int = 8
+    short_focus_weight: float = 0.75
+    about_weight: float = 0.5
+    about_depth: int = 50
+    # ... and pseudo-relevance feedback (search/feedback.py): the stems the first pass's top feedback_docs articles
+    # share, the feedback_terms heaviest, join BM25 at feedback_weight x their share; the query's vector moves
+    # feedback_dense towards those articles' mean vector; the search runs again (0 and 0: off).
+    feedback_weight: float = 0.5
+    feedback_dense: float = 1.0
+    feedback_docs: int = 10
+    feedback_terms: int = 10
 
     def fusion_weight(self, prior_spread: float) -> float:
         """The default dense weight of a hybrid search whose recency prior spreads its candidates this far apart."""

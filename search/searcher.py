@@ -23,8 +23,8 @@ from index.lexical import LexicalQuery, Proximity
 from index.passages import ArticleInfo, StoredPassage
 from index.reader import IndexReader
 from index.rows import NO_DAY
+from search import feedback, interpreted, ranking
 from search import highlight as hl
-from search import interpreted, ranking
 from search.interpret import Understood, interpret
 from search.options import (
     DEFAULT_OPTIONS,
@@ -173,6 +173,10 @@ class Searcher(Generic[R]):
             laps.lap("interpret")
         allowed = self._allowed(o.start, end, o.sources, o.article)
         found = self._candidates(text, words, o, allowed, age, recency, half_life, laps)
+        if isinstance(words, Proximity) and feedback.applies(query, o.mode, c):
+            words, vector = feedback.expand(self.reader, c, words, found.grouped, found.lexical, found.vector)
+            laps.lap("feedback")
+            found = self._candidates(text, words, o, allowed, age, recency, half_life, laps, vector)
         grouped = found.grouped
         if o.rerank and self.reranker is not None:
             grouped = self._rerank(self.reranker, text, grouped, want)
@@ -216,13 +220,13 @@ class Searcher(Generic[R]):
         recency: float,
         half_life: float,
         laps: _Laps,
+        vector: np.ndarray | None = None,
     ) -> _Candidates:
         """Retrieve, fuse and group, widening the retrievers' depth until the page is filled."""
         c = self.config
         want = o.offset + o.k
         depth = max(c.depth if o.depth is None else o.depth, 5 * want, c.rerank_depth if o.rerank else 0)
         collapse = o.collapse and o.group == "article"
-        vector = None
         while True:
             dense: ranking.Ranked = []
             lexical: ranking.Ranked = []
@@ -282,8 +286,11 @@ class Searcher(Generic[R]):
         # about another sense of the words ("school suspensions" for "New START suspension") gains nothing.
         named = Counter(self.reader.article_of(row) for row, share in shares.items() if share > 0) if shares else None
         matched = (lambda row: named[self.reader.article_of(row)]) if named is not None else None
-        grouped = ranking.focus_boost(grouped, self._passages_in_article, c.focus_weight, matched)
-        if vector is None or spread >= c.min_prior_spread:  # under the recency prior the date does the ranking
+        # A keyword query asks for articles about a story: a stronger focus, and aboutness (docs/queries.md).
+        short = feedback.short(words.text if isinstance(words, Proximity) else words, c)
+        focus = c.short_focus_weight if short else c.focus_weight
+        grouped = ranking.focus_boost(grouped, self._passages_in_article, focus, matched)
+        if vector is None or spread >= c.min_prior_spread or not short:  # under the recency prior, the date ranks
             return grouped
         held = (lambda row: named[self.reader.article_of(row)] > 0) if named is not None else None
         return ranking.about_boost(grouped, self._mean_cosine(vector[0]), c.about_weight, c.about_depth, held)
