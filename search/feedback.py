@@ -29,8 +29,9 @@ def short(query: str, c: RankingConfig) -> bool:
 
 
 def applies(query: str, mode: Mode, c: RankingConfig) -> bool:
-    """Feedback runs in keyword queries of the modes with BM25 (it expands the BM25 query)."""
-    return (c.feedback_weight > 0 or c.feedback_dense > 0) and mode != "dense" and short(query, c)
+    """Feedback runs in hybrid keyword queries: lexical mode keeps its promise that every hit holds a query word,
+    and dense mode has no BM25 query to expand."""
+    return (c.feedback_weight > 0 or c.feedback_dense > 0) and mode == "hybrid" and short(query, c)
 
 
 def feedback_terms(

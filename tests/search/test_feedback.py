@@ -40,12 +40,12 @@ def test_stems_in_more_than_the_share_of_passages_or_in_one_passage_only_are_lef
     ("query", "mode", "expected"),
     [
         ("New START suspension", "hybrid", True),
-        ("New START suspension", "lexical", True),
-        ("New START suspension", "dense", False),  # it expands the BM25 query
+        ("New START suspension", "lexical", False),  # every hit holds a query word
+        ("New START suspension", "dense", False),  # no BM25 query to expand
         ("Which company said this week that it would cut 10,000 jobs?", "hybrid", False),  # a question: 11 words
     ],
 )
-def test_feedback_reads_keyword_queries_of_the_modes_with_bm25(query: str, mode: str, expected: bool) -> None:
+def test_feedback_reads_hybrid_keyword_queries(query: str, mode: str, expected: bool) -> None:
     assert applies(query, mode, TUNED) is expected  # type: ignore[arg-type]
     assert short("one two three four five six seven eight", TUNED)
     off = dataclasses.replace(TUNED, feedback_weight=0.0, feedback_dense=0.0)
