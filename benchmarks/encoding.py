@@ -148,20 +148,13 @@ class Paths:
         raise SystemExit(f"error: unknown path {name!r}")
 
     def nncf_int8(self, onnx: Path, keep: Sequence[str] = ()) -> Any:
-        """NNCF post-training int8 of the model, calibrated on the calibration passages (transformer preset),
-        the attention's two activation-by-activation products left in bf16: quantising them cost the most
-        agreement (min cosine 0.985 -> 0.991 on 500 validation passages that are neither these nor calibration).
-        `keep`: patterns of more MatMuls left in bf16."""
-        import nncf
+        """NNCF post-training int8 of the model, calibrated on the calibration passages (index/int8_path.py's
+        settings), the attention's two activation-by-activation products left in bf16: quantising them cost the
+        most agreement (min cosine 0.985 -> 0.991 on 500 validation passages that are neither these nor
+        calibration). `keep`: patterns of more MatMuls left in bf16."""
+        from index.int8_path import KEEP_BF16, quantised_model
 
-        feeds = [
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            for _, ids, mask in self.batches(self.calibration, 16)
-        ]
-        model = ov_model(onnx)
-        skip = nncf.IgnoredScope(patterns=[r".*attention/self/MatMul.*", *keep])
-        return nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
-                             subset_size=len(feeds), ignored_scope=skip)  # fmt: skip
+        return quantised_model(onnx, self.batches, self.calibration, (KEEP_BF16[0], *keep))
 
     def flops(self, texts: Sequence[str]) -> float:
         """FLOPs of the encoder layers over the texts' real tokens (specials included, padding excluded)."""
@@ -175,10 +168,9 @@ def encoder_flops(lengths: Sequence[int], config: dict[str, Any]) -> float:
     return float(sum(layers * (2 * n * (4 * d * d + 2 * d * ffn) + 4 * n * n * d) for n in lengths))
 
 
-# The feed-forward output projections of layers 0 and 1: of all groups kept in bf16 one at a time, these moved
-# agreement most (docs/encoding.md: min cosine 0.9914 -> 0.9961 on the validation passages).
+# The feed-forward output projections of layers 0 and 1 (index/int8_path.py's KEEP_BF16 besides attention): of
+# all groups kept in bf16 one at a time, these moved agreement most (docs/encoding.md).
 FFN_OUT_01 = (r".*layer\.[01]/output/dense/MatMul",)
-STATIC_STEP = 16  # static shapes: a batch's token count rounded up to a multiple of this
 
 
 def ov_model(onnx: Path) -> Any:
@@ -187,26 +179,10 @@ def ov_model(onnx: Path) -> Any:
     return ov.Core().read_model(str(onnx))
 
 
-def static_runner(model: Any, threads: int, batch: int = 32) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """The model compiled in bf16 once per shape (batch x tokens rounded up to STATIC_STEP, up to the longest
-    the tokenizer makes) rather than with dynamic shapes; padded rows and tokens are masked and cut off."""
-    from index.passage_paths import INPUTS, openvino_runner
+def static_runner(model: Any, threads: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    from index.passage_paths import static_runner as compiled
 
-    runs = {}
-    for width in range(STATIC_STEP, 256 + STATIC_STEP, STATIC_STEP):
-        shaped = model.clone()
-        shaped.reshape({name: [batch, min(width, 256)] for name in INPUTS})
-        runs[min(width, 256)] = openvino_runner(shaped, "bf16", threads)
-
-    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        rows, width = ids.shape
-        padded = min(256, -(-width // STATIC_STEP) * STATIC_STEP)
-        big_ids, big_mask = np.zeros((batch, padded), np.int64), np.zeros((batch, padded), np.int64)
-        big_ids[:rows, :width], big_mask[:rows, :width] = ids, mask
-        big_mask[rows:, 0] = 1  # padding rows: one token each, so no row is all masked
-        return runs[padded](big_ids, big_mask)[:rows, :width]
-
-    return run
+    return compiled(model, threads, 256)
 
 
 def quantize_onnx(fp32: Path) -> Path:

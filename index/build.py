@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index import int8_path
 from index import vectors as vecs
 from index.articles import Article, Passage, Problem, input_files, read_articles
 from index.cache import EmbeddingCache
@@ -131,6 +132,8 @@ def build_index(
     total_bytes = sum(f.stat().st_size for f in files)
     report = BuildReport()
     started = time.perf_counter()
+    if encoder.passages == int8_path.PREFIX:  # quantised on a sample of these passages, saved with the index
+        encoder.calibrate(passage_texts(files, encoder, settings), index_dir)
     cache = EmbeddingCache(cache_path, encoder.info.cache_key, encoder.dim) if cache_path else None
     embed = Embedder(encoder, cache, report, batch_size)
     writer = IndexWriter(index_dir, encoder.dim)
@@ -161,6 +164,14 @@ def build_index(
     finally:
         if cache:
             cache.close()
+
+
+def passage_texts(files: Sequence[Path], encoder: Encoder, settings: SplitSettings) -> Iterator[str]:
+    """Every passage's embedding text in `files`, as the build splits them (a first pass, for calibration)."""
+    for article in read_articles(files):
+        if isinstance(article, Article):
+            title, _ = title_budget(article.title, settings, encoder.count_tokens)
+            yield from (embedding_text(title, p.text) for p in split_article(article, encoder.count_tokens, settings))
 
 
 class _Pending:

@@ -18,7 +18,8 @@ WAIT_HELP = "seconds to wait for another writer (default: as long as it takes)"
 DTYPE_CHOICES = (*PASSAGE_PATHS, *DTYPE_PATHS)
 DTYPE_HELP = (
     "passage encoding path; auto (default) = the fastest for this CPU whose vectors agree with fp32 "
-    "(docs/encoding.md); float32 and bfloat16 are torch-fp32 and torch-bf16"
+    "(docs/encoding.md); float32 and bfloat16 are torch-fp32 and torch-bf16; openvino-int8 is quantised on a "
+    "sample of the archive's passages and saved with the index (needs nncf)"
 )
 INPUTS_HELP = "files or folders: .jsonl/.csv/.txt/.html (optionally .gz/.xz), .warc/.warc.gz"
 
@@ -180,6 +181,9 @@ def _build(args: argparse.Namespace) -> int:
     if args.engine == "local" and (args.shards != 1 or args.address or args.actors):
         print("error: --shards, --address and --actors need --engine ray", file=sys.stderr)
         return 2
+    if args.engine == "ray" and args.dtype == "openvino-int8":
+        print("error: --dtype openvino-int8 calibrates on the whole archive: use --engine local", file=sys.stderr)
+        return 2
     if args.engine == "ray":
         from index.distributed import require_ray
 
@@ -250,7 +254,8 @@ def _add(args: argparse.Namespace) -> int:
 
     input_files(args.inputs)
     try:
-        encoder = encoder_for_adds(Manifest.read(resolve_generation(Path(args.index))).model, args.dtype)
+        built = Manifest.read(resolve_generation(Path(args.index))).model
+        encoder = encoder_for_adds(built, args.dtype, index_dir=Path(args.index))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

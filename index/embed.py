@@ -12,14 +12,14 @@ import hashlib
 import importlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index import passage_paths
+from index import int8_path, passage_paths
 from index.errors import ModelError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
 PATH_MIN_COSINE = 0.99  # a passage path other than torch fp32 serves only when its vectors agree this well
 # Passage paths: torch here, the rest in index/passage_paths.py; the precision each records as the index's dtype.
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
-PRECISIONS = {"torch-fp32": "float32", "torch-bf16": "bfloat16",
+PRECISIONS = {"torch-fp32": "float32", "torch-bf16": "bfloat16", int8_path.PREFIX: "int8",
               **{name: _DTYPES[precision] for name, (_, precision) in passage_paths.RUNTIME_PATHS.items()}}  # fmt: skip
 PASSAGE_PATHS = ("auto", *PRECISIONS)
 DTYPE_PATHS = {"float32": "torch-fp32", "bfloat16": "torch-bf16"}  # the --dtype values from before paths had names
@@ -75,8 +75,7 @@ def offline() -> None:
 
 
 def model_spec(name: str, path: str) -> str:
-    """How to load a recorded model (a manifest's or an encoder's name and path): by name when MODELS knows it
-    (each machine finds its own weights package), else by its folder."""
+    """How to load a recorded model: by name when MODELS knows it (each machine has its weights), else by folder."""
     return name if name in MODELS else path
 
 
@@ -135,8 +134,9 @@ class ModelInfo:
 class Encoder:
     """Embeds documents and queries as L2-normalised float32 vectors; counts tokens with the model's tokenizer."""
 
-    def __init__(
-        self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None, queries: str = "auto"
+    def __init__(  # index_dir: where an index keeps a calibrated path's model (index/int8_path.py)
+        self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None, queries: str = "auto",
+        index_dir: Path | None = None,
     ) -> None:
         offline()
         import torch
@@ -149,11 +149,9 @@ class Encoder:
             self._fp32: SentenceTransformer = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises many kinds; all mean the same to a user
             raise ModelError(f"cannot load model {spec!r} from {path}: {exc}") from exc
-        fingerprint = _fingerprint(path)
-        self.passages, self._documents = self._choose_passages(
-            dtype, path, fingerprint, threads or torch.get_num_threads()
-        )
-        self.dtype = PRECISIONS[self.passages]
+        fingerprint, self.index_dir, self.threads = _fingerprint(path), index_dir, threads or torch.get_num_threads()
+        self.passages, self._documents = self._choose_passages(dtype, path, fingerprint, self.threads)
+        self.dtype = PRECISIONS.get(self.passages, "int8")  # openvino-int8-<identity> is int8
         self.tokenizer = self._fp32.tokenizer
         self.query_backend = "torch-fp32"
         self._int8: OnnxQueryEncoder | None = None
@@ -186,7 +184,7 @@ class Encoder:
         """The passage path asked for, or with `auto` the first of this CPU's candidates that loads and agrees
         with fp32 on the probe passages; torch-fp32 when none does."""
         want = DTYPE_PATHS.get(want, want)
-        if want not in PASSAGE_PATHS:
+        if not (want in PASSAGE_PATHS or int8_path.is_int8(want)):
             raise ModelError(f"passage path {want!r}: expected one of {', '.join(PASSAGE_PATHS)}")
         tried = (
             [want] if want != "auto" else passage_paths.candidates(passage_paths.cpu_flags(), passage_paths.installed)
@@ -213,7 +211,16 @@ class Encoder:
             bf16 = SentenceTransformer(str(path), device="cpu", local_files_only=True, model_kwargs=kwargs)
             return self._torch_documents(bf16)
         sizes = int(self._fp32.max_seq_length or 512), int(self._fp32.get_embedding_dimension() or 0)
+        if int8_path.is_int8(name):
+            return int8_path.documents(name, self.index_dir, path, sizes, threads)
         return passage_paths.runtime_passages(name, path, fingerprint, export_onnx, sizes, threads).encode
+
+    def calibrate(self, texts: Iterable[str], index_dir: Path) -> None:
+        """Make (or find) the int8 model calibrated on a sample of `texts` in `index_dir`; embed with it from now."""
+        model_dir, sizes = Path(self.info.path), (self.info.max_tokens, self.dim)
+        name = int8_path.calibrate(index_dir, model_dir, self.info.fingerprint, texts, export_onnx, sizes[0])
+        self._documents = int8_path.documents(name, index_dir, model_dir, sizes, self.threads)
+        self.index_dir, self.passages, self.info = index_dir, name, dataclasses.replace(self.info, passages=name)
 
     def _torch_documents(self, model: SentenceTransformer) -> Documents:
         return lambda texts, batch_size: self._encode(model, texts, batch_size)
@@ -258,13 +265,14 @@ class Encoder:
         return dataclasses.asdict(self.info)
 
 
-def encoder_for_adds(built: ModelInfo, dtype: str | None = None, threads: int | None = None) -> Encoder:
-    """The encoder for adding to an index built with `built`: on `dtype` if given, else on the index's own passage
-    path (its vectors stay alike, and the embedding cache keeps serving them), or `auto` where that path cannot
-    run on this machine."""
+def encoder_for_adds(
+    built: ModelInfo, dtype: str | None = None, threads: int | None = None, index_dir: Path | None = None
+) -> Encoder:
+    """The encoder for adding to an index (at `index_dir`) built with `built`: on `dtype` if given, else on the index's
+    own passage path (vectors stay alike, the cache serves them), or `auto` where that path cannot run here."""
     spec, recorded = model_spec(built.name, built.path), built.passages or built.dtype
     try:
-        return Encoder(spec, dtype=dtype or recorded or "auto", threads=threads)
+        return Encoder(spec, dtype=dtype or recorded or "auto", threads=threads, index_dir=index_dir)
     except ModelError:
         if dtype or not recorded:
             raise

@@ -118,6 +118,45 @@ def openvino_runner(model: Path | Any, precision: str, threads: int, extra: dict
     return run
 
 
+def read_openvino(path: Path) -> Any:
+    """An OpenVINO model (ov.Model) read from ONNX or IR."""
+    import openvino as ov
+
+    return ov.Core().read_model(str(path))
+
+
+def save_openvino(model: Any, path: Path) -> None:
+    """Save an ov.Model as IR (.xml and .bin) as it is: no fp16 rounding of its weights (OpenVINO's default)."""
+    import openvino as ov
+
+    ov.save_model(model, str(path), compress_to_fp16=False)
+
+
+STATIC_STEP = 16  # static shapes: a batch's token count rounded up to a multiple of this
+
+
+def static_runner(model: Any, threads: int, max_tokens: int, batch: int = 32) -> Runner:
+    """An OpenVINO model compiled in bf16 once per shape (batch x tokens rounded up to STATIC_STEP, up to
+    `max_tokens`) rather than with dynamic shapes (faster: docs/encoding.md); padding is masked and cut off."""
+    runs = {}
+    for width in range(STATIC_STEP, max_tokens + STATIC_STEP, STATIC_STEP):
+        shaped = model.clone()
+        shaped.reshape({name: [batch, min(width, max_tokens)] for name in INPUTS})
+        runs[min(width, max_tokens)] = openvino_runner(shaped, "bf16", threads)
+
+    def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rows, width = ids.shape
+        if rows > batch:
+            return np.concatenate([run(ids[at : at + batch], mask[at : at + batch]) for at in range(0, rows, batch)])
+        padded = min(max_tokens, -(-width // STATIC_STEP) * STATIC_STEP)
+        big_ids, big_mask = np.zeros((batch, padded), np.int64), np.zeros((batch, padded), np.int64)
+        big_ids[:rows, :width], big_mask[:rows, :width] = ids, mask
+        big_mask[rows:, 0] = 1  # padding rows: one token each, so no row is all masked
+        return runs[padded](big_ids, big_mask)[:rows, :width]
+
+    return run
+
+
 class Batches:
     """A model's tokenizer (tokenizer.json) cutting at `max_tokens`: texts -> length-sorted, padded batches."""
 

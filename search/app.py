@@ -89,7 +89,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # as `index add` does (the searcher's encoder is fp32 for queries): the vectors stay alike, it is the
         # faster path, and the embedding cache serves seen text.
         model = loaded.reader.manifest.model
-        worker = WriteWorker(functools.partial(encoder_for_adds, model, threads=settings.threads), settings.threads)
+        make = functools.partial(encoder_for_adds, model, threads=settings.threads, index_dir=settings.index)
+        worker = WriteWorker(make, settings.threads)
     app.state.committer = articles.group_writer(settings, live, loaded.encoder, worker)
     live.observe_reload = app.state.metrics.reloads.observe
     app.state.live = live

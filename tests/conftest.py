@@ -59,8 +59,9 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     asked: list[dict[str, Any]] = []
 
     def make(
-        spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None, queries: str = "auto"
-    ) -> FakeEncoder:
+        spec: str = "all-MiniLM-L6-v2", dtype: str = "auto", threads: int | None = None, queries: str = "auto",
+        index_dir: Path | None = None,
+    ) -> FakeEncoder:  # fmt: skip
         asked.append({"spec": spec, "dtype": dtype, "threads": threads, "queries": queries})
         return FakeEncoder()
 

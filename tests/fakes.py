@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pytest
 
+from index import int8_path
 from index.articles import Article, read_articles
 from index.embed import ModelInfo
 from index.reader import IndexReader
@@ -78,6 +80,18 @@ class FakeEncoder:
         )
         self.dtype, self.passages = dtype, passages
         self.documents_embedded = 0
+        self.quantised: list[list[str]] = []  # calibration samples this encoder quantised a model on
+
+    def calibrate(self, texts: Iterable[str], index_dir: Path) -> None:
+        """Encoder.calibrate's plumbing (the sample, the path's identity, the saved model) with a fake quantiser."""
+
+        def quantise(sample: list[str], folder: Path) -> None:
+            self.quantised.append(sample)
+            folder.mkdir(parents=True)
+            (folder / int8_path.MODEL_FILE).write_text(json.dumps(sample))
+
+        name = int8_path.calibrated(index_dir, self.info.fingerprint, texts, quantise)
+        self.passages, self.info = name, dataclasses.replace(self.info, passages=name)
 
     @property
     def dim(self) -> int:
