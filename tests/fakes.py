@@ -90,7 +90,7 @@ class FakeEncoder:
             folder.mkdir(parents=True)
             (folder / int8_path.MODEL_FILE).write_text(json.dumps(sample))
 
-        name = int8_path.calibrated(index_dir, self.info.fingerprint, texts, quantise)
+        name, _ = int8_path.calibrated(index_dir, self.info.fingerprint, texts, quantise)
         self.passages, self.info = name, dataclasses.replace(self.info, passages=name)
 
     @property

@@ -74,6 +74,13 @@ def test_index_add_embeds_with_the_model_saved_in_the_index(
     capsys.readouterr()
 
 
+def test_an_add_cannot_ask_for_an_uncalibrated_int8_path() -> None:
+    from index.embed import encoder_for_adds
+
+    with pytest.raises(ModelError, match="calibrated by a build"):
+        encoder_for_adds(FakeEncoder().info, "openvino-int8")
+
+
 def test_a_missing_model_or_quantiser_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ModelError, match=r"quantised model .* is missing"):
         int8_path.runner(tmp_path, "openvino-int8-0123456789ab", 1, 256)
@@ -95,6 +102,7 @@ def test_the_real_path_agrees_with_fp32_and_add_reuses_the_saved_model(tmp_path:
     texts = [made_up_text(seed, sentences=n) for seed, n in enumerate((1, 3, 8, 14, 20, 30) * 4)]
     encoder = Encoder(dtype="openvino-int8", queries="torch")
     encoder.calibrate(texts, tmp_path)
+    assert encoder.passages.startswith("openvino-int8-") and encoder.info.passages == encoder.passages
     vectors = encoder.documents(texts)
     fp32 = Encoder(dtype="float32", queries="torch").documents(texts)
     assert np.sum(vectors * fp32, axis=1).min() >= 0.99

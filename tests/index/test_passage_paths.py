@@ -91,6 +91,17 @@ def test_a_path_asked_for_by_name_is_used_or_refused_never_swapped() -> None:
         Chooser(set(), set()).choose("tpu-int4")
 
 
+@pytest.mark.usefixtures("epyc")
+def test_an_uncalibrated_int8_path_keeps_the_candidates_after_it_to_fall_back_to() -> None:
+    chooser = Chooser(set(), {"openvino-int8"})  # int8 is not probed here: it is gated once calibrated
+    order = ["openvino-int8", "openvino-bf16", "torch-bf16", "torch-fp32"]
+    assert chooser._choose_passages("auto", Path("."), "abc", 2, order)[0] == "openvino-int8"
+    assert chooser._fallbacks == order[1:]
+    assert chooser._choose_passages("auto", Path("."), "abc", 2, chooser._fallbacks)[0] == "openvino-bf16"
+    assert chooser._choose_passages("openvino-int8", Path("."), "abc", 2)[0] == "openvino-int8"
+    assert chooser._fallbacks == []  # asked for by name: no gate, nothing to fall back to
+
+
 def info(dtype: str, passages: str) -> ModelInfo:
     return ModelInfo("m", "p", "abc", 8, 16, dtype, passages)
 
