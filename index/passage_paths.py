@@ -23,8 +23,8 @@ from index.errors import ModelError
 
 Runner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (ids, mask) -> last hidden state (batch, tokens, dim)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# path name -> (runtime package, precision); torch-fp32 and torch-bf16 live in index/embed.py. Int8 paths were
-# measured and dropped (vectors disagree with fp32, or no faster than bf16): docs/encoding.md.
+# path name -> (runtime package, precision); torch-fp32 and torch-bf16 live in index/embed.py, openvino-int8
+# (calibrated on the archive) in index/int8_path.py; other int8 paths were measured and dropped: docs/encoding.md.
 RUNTIME_PATHS: dict[str, tuple[str, str]] = {
     "onnx-fp32": ("onnxruntime", "fp32"),
     "openvino-fp32": ("openvino", "fp32"),
