@@ -12,7 +12,8 @@ onnx-int8-shipped (the weight-only int8 model the query encoder uses), openvino-
 openvino-int8 (NNCF post-training int8, the rest bf16), openvino-int8-dynamic (NNCF int8 weights, activations
 quantised at run time per 128 values: no calibration); openvino-bf16-static and openvino-int8-static run an
 export with eager attention (which OpenVINO fuses into one attention kernel) compiled per static shape (batch 32
-x tokens rounded up to 16), the int8 one with layers 0-1's feed-forward output projections also kept in bf16.
+x tokens rounded up to 16), the int8 one with index/int8_path.py's settings (layers 0-2's feed-forward output
+projections also kept in bf16: FFN_BF16_LAYERS).
 
 Timing: the passages are cut into `--rounds` chunks; each round every path (in rotated order) embeds the same
 chunk, batch 32, sorted by length within the call, and a large GEMM is timed in fp32 (numpy, torch) and bf16
@@ -140,8 +141,10 @@ class Paths:
         eager = export_onnx(self.dir, self.fingerprint, attention="eager")
         if name == "openvino-bf16-static":
             return runtime(static_runner(ov_model(eager), self.threads))
-        if name == "openvino-int8-static":
-            return runtime(static_runner(self.nncf_int8(eager, keep=FFN_OUT_01), self.threads))
+        if name == "openvino-int8-static":  # the index's openvino-int8 model: index/int8_path.py's KEEP_BF16 whole
+            from index.int8_path import KEEP_BF16
+
+            return runtime(static_runner(self.nncf_int8(eager, keep=KEEP_BF16[1:]), self.threads))
         if name == "openvino-int8-dynamic":
             extra = {"DYNAMIC_QUANTIZATION_GROUP_SIZE": 128}  # activations quantised at run time, per 128 values
             return runtime(pp.openvino_runner(int8_weights(onnx), "bf16", self.threads, extra))
@@ -166,11 +169,6 @@ def encoder_flops(lengths: Sequence[int], config: dict[str, Any]) -> float:
     projections (4 d^2 per token) and the feed-forward (2 d ffn), times 2 L; plus attention's two L x L x d products."""
     d, ffn, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     return float(sum(layers * (2 * n * (4 * d * d + 2 * d * ffn) + 4 * n * n * d) for n in lengths))
-
-
-# The feed-forward output projections of layers 0 and 1 (index/int8_path.py's KEEP_BF16 besides attention): of
-# all groups kept in bf16 one at a time, these moved agreement most (docs/encoding.md).
-FFN_OUT_01 = (r".*layer\.[01]/output/dense/MatMul",)
 
 
 def ov_model(onnx: Path) -> Any:
