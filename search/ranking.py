@@ -128,13 +128,9 @@ def recency_boost(
     An article `half_life` days old gets half the boost of one from the reference day; an undated one none.
     Ages below zero (after the reference day) count as zero.
     """
-    if not grouped or weight <= 0:
+    if weight <= 0:
         return grouped
-    norm = _minmax([score for _, score, _ in grouped])
-    rescored = [
-        (row, norm(score) + weight * recency_prior(age_days(row), half_life), more) for row, score, more in grouped
-    ]
-    return sorted(rescored, key=lambda x: (-x[1], x[0]))
+    return with_prior(grouped, lambda row: weight * recency_prior(age_days(row), half_life))
 
 
 def recency_prior(age: float | None, half_life: float) -> float:
@@ -181,7 +177,7 @@ def pick_passages(
 
 
 def with_prior(grouped: list[tuple[int, float, int]], prior: Callable[[int], float]) -> list[tuple[int, float, int]]:
-    """Rescore by relevance (min-max over the candidates, in [0, 1]) plus `prior(row)`, as recency_boost does."""
+    """Rescore by relevance (min-max over the candidates, in [0, 1]) plus `prior(row)`; ties by row."""
     if not grouped:
         return grouped
     norm = _minmax([score for _, score, _ in grouped])
