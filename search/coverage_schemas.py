@@ -21,9 +21,6 @@ class CoverageRequest(QueryRequest):
         description="hybrid: best passage's mix of cosine and BM25 share passes the cut; dense: its cosine; "
         "lexical: articles holding every query word",
     )
-    from_: datetime.date | None = Field(default=None, alias="from", description="only articles dated on or after")
-    to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
-    source: list[str] | None = Field(default=None, max_length=50, description="only these sources (repeatable)")
     as_of: datetime.date | None = Field(default=None, description="the archive as it stood that day")
     collapse: bool = Field(default=True, description="count near-duplicate copies once (false: count each copy)")
     interval: Literal["day", "week", "month"] | None = Field(

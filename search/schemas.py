@@ -17,13 +17,21 @@ MAX_OFFSET = 900  # deep pages: offset + k candidates are ranked for every page
 
 
 class QueryRequest(BaseModel):
-    """What every request with a query `q` and a `from`/`to` range checks (/search, /coverage)."""
+    """What every request with a query `q` shares (/search, /coverage): the date and source filters, and checks."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    from_: datetime.date | None = Field(
+        default=None, alias="from", description="only articles dated on or after this day (YYYY-MM-DD)"
+    )
+    to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
+    source: list[str] | None = Field(
+        default=None, max_length=50, description="only articles from these sources (repeat the parameter for more)"
+    )
+
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
-        start, end = getattr(self, "from_", None), getattr(self, "to", None)
+        start, end = self.from_, self.to
         if start and end and start > end:
             raise ValueError(f"'from' ({start}) is after 'to' ({end}): swap them")
         return self
@@ -49,13 +57,6 @@ class SearchRequest(QueryRequest):
         default=None, description="how hybrid mode fuses the two lists (default: the tuned one, see docs/ranking.md)"
     )
     rerank: bool = Field(default=False, description="rescore the top candidates with a cross-encoder")
-    from_: datetime.date | None = Field(
-        default=None, alias="from", description="only articles dated on or after this day (YYYY-MM-DD)"
-    )
-    to: datetime.date | None = Field(default=None, description="only articles dated on or before this day")
-    source: list[str] | None = Field(
-        default=None, max_length=50, description="only articles from these sources (repeat the parameter for more)"
-    )
     as_of: datetime.date | None = Field(
         default=None,
         description="search the archive as it stood that day: nothing dated later; recency counts back from it",
