@@ -6,7 +6,8 @@
     <index>/generations/<id>/vectors-<row>.faiss  the vectors adds appended, from that row on (hard-linked onward)
     <index>/generations/<id>/passages-<row>.sqlite3  the articles and passages of the same rows (a store segment)
     <index>/generations/<id>/deleted.json       articles deleted from the segments since they were written
-    <index>/generations/<id>/near-duplicates.json  the near-duplicate groups, when an edit made the generation
+    <index>/generations/<id>/near-duplicates.json  the near-duplicate groups, when an edit folded them whole
+    <index>/generations/<id>/near-duplicates-<n>.json  the groups edits changed since (index/group_layers.py)
     <index>/generations/<id>/lexical/           BM25 index (tantivy) of title + text, one field; its row == passages.row
     <index>/generations/<id>/manifest.json      written last: model, counts, index type, sizes, versions
 
@@ -197,11 +198,25 @@ def store_files(names: Iterable[str]) -> list[tuple[int, str]]:
     return [(0, STORE), *((int(n.removeprefix("passages-").removesuffix(".sqlite3")), n) for n in parts)]
 
 
+def group_part(seq: int) -> str:
+    """The file of the near-duplicate group changes an edit wrote, the `seq`th since they were last folded."""
+    return f"near-duplicates-{seq:06d}.json"
+
+
+def group_seq(part: str) -> int:
+    return int(part.removeprefix("near-duplicates-").removesuffix(".json"))
+
+
+def group_files(names: Iterable[str]) -> list[str]:
+    """The files of group changes among a generation's file names, oldest first."""
+    return sorted((n for n in names if n.startswith("near-duplicates-") and n.endswith(".json")), key=group_seq)
+
+
 def data_files(folder: Path) -> list[str]:
     """Every file a generation's manifest lists: the store's segments, its deletes and groups, the vectors and
     the lexical index's files."""
     names = [f.name for f in folder.iterdir()]
-    small = [n for n in (DELETED, GROUPS) if n in names]
+    small = [*(n for n in (DELETED, GROUPS) if n in names), *group_files(names)]
     return [*(n for _, n in store_files(names)), *small, *vector_files(names), *lexical_files(folder)]
 
 
@@ -253,6 +268,21 @@ def read_json(generation: Path) -> dict[str, Any]:
     if not isinstance(found, dict):
         raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object; {REBUILD}")
     return found
+
+
+def read_list(path: Path, key: str) -> list[list[Any]]:
+    """The list under `key` of one of a generation's small JSON files (deletes, groups)."""
+    try:
+        found = json.loads(path.read_text())[key]
+        if not isinstance(found, list):
+            raise TypeError(f"{key} is not a list")
+        return found
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorrupt(f"{path} is unreadable ({exc}); {REBUILD}") from exc
+
+
+def write_list(path: Path, key: str, items: Iterable[Iterable[Any]]) -> None:
+    path.write_text(json.dumps({key: [list(i) for i in items]}, separators=(",", ":")))
 
 
 def publish(index_dir: Path, tmp: Path, manifest: Manifest) -> Path:

@@ -146,8 +146,9 @@ class PassageStore:
             self._db.execute("DELETE FROM temp.skip")
             self._db.executemany("INSERT OR IGNORE INTO temp.skip VALUES (?)", [(a,) for a in skip])
             tables = {t for (t,) in self._db.execute("SELECT name FROM folded.sqlite_master WHERE type='table'")}
-            for table in ("articles", "passages", "minhash"):
-                if table in tables:  # stores from before near-duplicate detection have no minhash table
+            # near_duplicates: a build's groups (the bottom of index/group_layers.py) go with its segment
+            for table in ("articles", "passages", "minhash", "near_duplicates"):
+                if table in tables:  # stores from before near-duplicate detection have neither of the last two
                     self._db.execute(
                         f"INSERT INTO main.{table} SELECT * FROM folded.{table} "
                         "WHERE article_id NOT IN (SELECT article_id FROM temp.skip)"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,7 +20,17 @@ from typing import Any
 
 from index.articles import Article, Passage
 from index.errors import IndexCorrupt
-from index.generations import DELETED, GROUPS, REBUILD, STORE, share, store_files, store_part
+from index.generations import (
+    DELETED,
+    GROUPS,
+    STORE,
+    read_list,
+    share,
+    store_files,
+    store_part,
+    write_list,
+)
+from index.group_layers import GroupLayers, Pair
 from index.manifest import Counts, Manifest, NearDuplicates
 from index.passages import (
     ArticleInfo,
@@ -37,20 +46,6 @@ Deleted = tuple[str, int, int]  # (article_id, its first row, its passages): an 
 PENDING = ".pending.sqlite3"  # the segment an edit is writing, renamed by its first row when it commits
 
 
-def _read_json(path: Path, key: str) -> list[list[Any]]:
-    try:
-        found = json.loads(path.read_text())[key]
-        if not isinstance(found, list):
-            raise TypeError(f"{key} is not a list")
-        return found
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorrupt(f"{path} is unreadable ({exc}); {REBUILD}") from exc
-
-
-def _write_json(path: Path, key: str, items: Sequence[Sequence[Any]]) -> None:
-    path.write_text(json.dumps({key: [list(i) for i in items]}, separators=(",", ":")))
-
-
 class Segments:
     """The store segments of a generation (oldest first), read as one store without the deleted articles."""
 
@@ -59,7 +54,7 @@ class Segments:
         stores: list[PassageStore],
         firsts: list[int],
         deleted: Iterable[Deleted] = (),
-        groups: list[tuple[str, str]] | None = None,
+        layers: GroupLayers | None = None,
     ) -> None:
         self.stores, self.firsts = stores, firsts
         self.deleted: list[Deleted] = sorted(tuple(d) for d in deleted)  # type: ignore[misc]
@@ -68,7 +63,8 @@ class Segments:
         for article_id, first, n in self.deleted:
             self._gone[self.segment_of(first)].add(article_id)
             self._gone_rows.update(range(first, first + n))
-        self._groups = groups
+        self._layers = layers  # the group files (none: the build's table in the first segment)
+        self._groups: list[Pair] | None = None  # the groups, once read
 
     @classmethod
     def open(cls, generation: Path, files: Mapping[str, Any] | Iterable[str], any_thread: bool = False) -> Segments:
@@ -77,12 +73,11 @@ class Segments:
         parts = store_files(names)
         stores = [PassageStore.read_only(generation / name, any_thread) for _, name in parts]
         deleted = (
-            [(str(a), int(r), int(n)) for a, r, n in _read_json(generation / DELETED, "deleted")]
+            [(str(a), int(r), int(n)) for a, r, n in read_list(generation / DELETED, "deleted")]
             if (DELETED in names)
             else []
         )
-        groups = [(str(a), str(g)) for a, g in _read_json(generation / GROUPS, "groups")] if GROUPS in names else None
-        return cls(stores, [first for first, _ in parts], deleted, groups)
+        return cls(stores, [first for first, _ in parts], deleted, GroupLayers(generation, names))
 
     def close(self) -> None:
         for store in self.stores:
@@ -188,9 +183,12 @@ class Segments:
             yield from (s for s in store.stored_articles() if s[0][0] not in gone)
 
     def near_duplicate_groups(self) -> Iterator[tuple[str, str]]:
-        """(article_id, group_id) of every grouped article: the generation's groups file, or (a build's single
-        segment) its table."""
-        return iter(self._groups) if self._groups is not None else self.stores[0].near_duplicate_groups()
+        """(article_id, group_id) of every grouped article: the build's table or the folded groups file, with the
+        changes edits wrote since (index/group_layers.py)."""
+        if self._groups is None:
+            table = self.stores[0].near_duplicate_groups
+            self._groups = self._layers.applied(table) if self._layers is not None else list(table())
+        return iter(self._groups)
 
     def signatures(self) -> list[tuple[str, bytes]]:
         return [
@@ -228,7 +226,8 @@ class Segments:
         seen = Counter(a for store, gone in pairs for a in store.article_ids() - gone)
         if twice := [a for a, n in seen.items() if n > 1]:
             problems.append(f"{STORE}: articles stored in more than one segment: {first_few(twice)}")
-        if self._groups is not None and (strays := {a for pair in self._groups for a in pair} - set(seen)):
+        grouped = self._layers is not None and (self._layers.whole or self._layers.parts)
+        if grouped and (strays := {a for pair in self.near_duplicate_groups() for a in pair} - set(seen)):
             problems.append(f"{GROUPS}: groups of articles not stored (deleted?): {first_few(strays)}")
         return live, problems
 
@@ -251,9 +250,9 @@ class SegmentEditor(Segments):
     def __init__(self, base: Path, files: Mapping[str, Any], tmp: Path, first: int, grouped: bool) -> None:
         found = Segments.open(base, files)
         self.base, self.tmp = base, tmp
-        super().__init__([*found.stores, PassageStore.create(tmp / PENDING)], [*found.firsts, first], found.deleted)
-        self._shared_groups = found._groups is not None  # the base has a groups file to share when unchanged
-        # The base's groups (its file, or the table of an index as built), None when it was never `grouped`.
+        stores, firsts = [*found.stores, PassageStore.create(tmp / PENDING)], [*found.firsts, first]
+        super().__init__(stores, firsts, found.deleted, found._layers)
+        # The base's groups (its layers over the table of the index as built), None when it was never `grouped`.
         self._base_groups = list(found.near_duplicate_groups()) if grouped else None
         self._changed: set[str] = set()  # the articles this edit deletes or adds: only their groups change
 
@@ -281,17 +280,15 @@ class SegmentEditor(Segments):
         return rows
 
     def group_near_duplicates(self) -> NearDuplicates:
-        """The near-duplicate groups into the generation's groups file: regrouped from the base's groups where
-        it has a file (only the groups of the articles changed), else from every signature; the base's file is
-        shared (hard link) when the groups did not change (an edit of articles that are no one's near-copy)."""
-        if self._base_groups is None:
+        """The near-duplicate groups: regrouped from the base's (only the groups of the articles changed) and
+        written as the base's group files (hard links) and one of what changed (index/group_layers.py); from
+        every signature into one groups file when the base was never grouped."""
+        if self._base_groups is None or self._layers is None:
             pairs, summary = near_duplicate_pairs(self.signatures())
+            write_list(self.tmp / GROUPS, "groups", pairs)
         else:
             pairs, summary = regrouped(self._base_groups, self.signatures(), self._changed)
-        if self._shared_groups and set(pairs) == set(self._base_groups or ()):
-            share(self.base / GROUPS, self.tmp / GROUPS)
-        else:
-            _write_json(self.tmp / GROUPS, "groups", pairs)
+            self._layers.write(self.tmp, self._base_groups, pairs)
         self._groups = pairs
         return summary
 
@@ -314,7 +311,7 @@ class SegmentEditor(Segments):
         kept_firsts = {self.firsts[i] for i in kept}
         deleted = [d for d in self.deleted if self.firsts[self.segment_of(d[1])] in kept_firsts]
         if deleted:
-            _write_json(self.tmp / DELETED, "deleted", sorted(deleted))
+            write_list(self.tmp / DELETED, "deleted", sorted(deleted))
 
 
 @contextlib.contextmanager

@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--delete", action="append", default=[])
     args = parser.parse_args(argv)
 
-    from index import lexical, segments
+    from index import group_layers, lexical, segments
     from index import vectors as vecs
     from index.passages import PassageStore
 
@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
         (vecs, "write"),
         (lexical, "build"),
         (lexical.LexicalEditor, "commit"),
-        (segments, "_write_json"),
+        (segments, "write_list"),
+        (group_layers, "write_list"),
         (PassageStore, "absorb"),
     ]:
         setattr(module, name, _counted(getattr(module, name), args.kill_at))
