@@ -10,13 +10,13 @@ reaches the bottom writes the groups whole. A build or `compact` starts again fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from index.generations import GROUPS, group_files, group_part, group_seq, read_list, share, write_list
+from index.grouping import Pair, applied
 from index.vectors import merge_plan
 
-Pair = tuple[str, str]  # (article_id, group_id: the group's first article id)
 Change = tuple[str, "str | None"]  # (article_id, its group from now on, None: in none)
 
 
@@ -48,27 +48,19 @@ class GroupLayers:
     def applied(self, table: Callable[[], Iterable[Pair]]) -> list[Pair]:
         """(article_id, group_id) of every grouped article: the bottom with every part's changes, ordered by
         group, then article (as grouping finds them)."""
-        groups = dict(self.bottom(table))
-        self.bottom_size = len(groups)
-        for changes in self.changes:
-            for article_id, group_id in changes:
-                if group_id is None:
-                    groups.pop(article_id, None)
-                else:
-                    groups[article_id] = group_id
-        return sorted(groups.items(), key=lambda pair: (pair[1], pair[0]))
+        found = self.bottom(table)
+        self.bottom_size = len(found)
+        return applied(found, (c for changes in self.changes for c in changes))
 
-    def write(self, tmp: Path, old: Sequence[Pair], new: Sequence[Pair]) -> None:
-        """Into the edit's folder `tmp`: the groups `new` (from `old`: these layers `applied`) as these layers
-        (hard links) and one part of what changed, the newest parts folded into it; or all of them folded into
-        near-duplicates.json when the fold reaches the bottom."""
-        before, after = dict(old), dict(new)
-        changed = sorted((a, after.get(a)) for a in before.keys() | after.keys() if before.get(a) != after.get(a))
+    def write(self, tmp: Path, old: Sequence[Pair], changed: Mapping[str, str | None]) -> None:
+        """Into the edit's folder `tmp`: the groups `old` (these layers `applied`) with the edit's changes (article
+        -> its new group, None for none) as these layers (hard links) and one part of what changed, the newest
+        parts folded into it; or all of them folded into near-duplicates.json when the fold reaches the bottom."""
         kept, whole = list(self.parts), self.whole
         if changed:
-            fold = merge_plan([self.bottom_size, *map(len, self.changes), len(changed)]) - 1  # the newest parts folded
+            fold = merge_plan([self.bottom_size, *map(len, self.changes), len(changed)]) - 1  # the parts folded
             if fold == len(self.parts) + 1:  # the bottom too: the groups whole
-                write_list(tmp / GROUPS, "groups", new)
+                write_list(tmp / GROUPS, "groups", applied(old, changed.items()))
                 kept, whole = [], False
             else:
                 folded = dict(c for changes in self.changes[len(self.parts) - fold :] for c in changes)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from index import dedup
 from index.articles import Article, Passage
+from index.grouping import near_duplicate_pairs
 from index.manifest import NearDuplicates
 
 SCHEMA = """
@@ -315,43 +314,3 @@ class PassageStore:
         if found := [p for (p,) in bad_ids]:
             problems.append(f"passage ids that are not <article_id>#<n>: {first_few(found)}")
         return rows, problems
-
-
-def near_duplicate_pairs(signed: Iterable[tuple[str, bytes]]) -> tuple[list[tuple[str, str]], NearDuplicates]:
-    """(article_id, group_id) of every grouped article, from (article_id, signature) pairs, and the manifest's
-    summary; groups are found in article id order, so the same articles group alike however they are stored."""
-    ids, signatures = [], []
-    for article_id, blob in sorted(signed):
-        ids.append(article_id)
-        signatures.append(np.frombuffer(blob, dtype=np.uint32))
-    return _named(ids, dedup.groups(signatures))
-
-
-def _named(ids: Sequence[str], found: list[list[int]]) -> tuple[list[tuple[str, str]], NearDuplicates]:
-    """(article_id, group_id: its group's first article id) of every grouped article, and the summary."""
-    pairs = [(ids[i], ids[members[0]]) for members in found for i in members]
-    summary = NearDuplicates(
-        "minhash", dedup.SHINGLE, dedup.NUM_PERM, dedup.THRESHOLD, len(found), sum(len(m) for m in found)
-    )
-    return pairs, summary
-
-
-def regrouped(
-    base: Iterable[tuple[str, str]], signed: Iterable[tuple[str, bytes]], changed: set[str]
-) -> tuple[list[tuple[str, str]], NearDuplicates]:
-    """What `near_duplicate_pairs(signed)` gives, from the `base` groups an edit started from and the articles it
-    `changed` (deleted, added or replaced): only the groups holding a changed article are regrouped, and only the
-    pairs with an added article looked for, so unchanged groups cost nothing but the reading of signatures."""
-    ordered = sorted(signed)
-    ids = [a for a, _ in ordered]
-    at = {a: i for i, a in enumerate(ids)}
-    signatures = np.frombuffer(b"".join(b for _, b in ordered), dtype=np.uint32).reshape(len(ids), dedup.NUM_PERM)
-    members: dict[str, list[str]] = {}
-    for article_id, group_id in base:
-        members.setdefault(group_id, []).append(article_id)
-    touched = [m for m in members.values() if changed.intersection(m)]
-    kept = [[at[a] for a in m if a in at] for m in members.values() if not changed.intersection(m)]
-    again = sorted(at[a] for m in touched for a in m if a in at and a not in changed)
-    edges = {(again[i], again[j]) for i, j, _ in dedup.pairs([signatures[r] for r in again])}
-    edges |= dedup.pairs_with(signatures, [at[a] for a in changed if a in at])
-    return _named(ids, dedup.join(len(ids), edges, kept))

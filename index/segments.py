@@ -30,7 +30,8 @@ from index.generations import (
     store_part,
     write_list,
 )
-from index.group_layers import GroupLayers, Pair
+from index.group_layers import GroupLayers
+from index.grouping import Pair, applied, near_duplicate_pairs, regrouped
 from index.manifest import Counts, Manifest, NearDuplicates
 from index.passages import (
     ArticleInfo,
@@ -38,8 +39,6 @@ from index.passages import (
     StoredPassage,
     StoreFileError,
     first_few,
-    near_duplicate_pairs,
-    regrouped,
 )
 
 Deleted = tuple[str, int, int]  # (article_id, its first row, its passages): an article deleted from a segment
@@ -255,6 +254,7 @@ class SegmentEditor(Segments):
         # The base's groups (its layers over the table of the index as built), None when it was never `grouped`.
         self._base_groups = list(found.near_duplicate_groups()) if grouped else None
         self._changed: set[str] = set()  # the articles this edit deletes or adds: only their groups change
+        self._regrouped: dict[str, str | None] | None = None  # what the edit changed in the groups, once known
 
     @property
     def _new(self) -> PassageStore:
@@ -286,11 +286,17 @@ class SegmentEditor(Segments):
         if self._base_groups is None or self._layers is None:
             pairs, summary = near_duplicate_pairs(self.signatures())
             write_list(self.tmp / GROUPS, "groups", pairs)
+            self._groups = pairs
         else:
-            pairs, summary = regrouped(self._base_groups, self.signatures(), self._changed)
-            self._layers.write(self.tmp, self._base_groups, pairs)
-        self._groups = pairs
+            changed, summary = regrouped(self._base_groups, dict(self.signatures()), self._changed)
+            self._layers.write(self.tmp, self._base_groups, changed)
+            self._regrouped = changed
         return summary
+
+    def near_duplicate_groups(self) -> Iterator[Pair]:
+        if self._groups is None and self._regrouped is not None:  # the base's groups with the edit's changes
+            self._groups = applied(self._base_groups or [], self._regrouped.items())
+        return super().near_duplicate_groups()
 
     def write(self, fold_from: int | None) -> None:
         """Finish the generation's store: fold the segments from row `fold_from` on (the vector parts folded with

@@ -11,8 +11,8 @@ import numpy as np
 from index.articles import Article
 from index.check import check_index
 from index.generations import GROUPS, STORE, group_files, resolve_generation, store_files
+from index.grouping import near_duplicate_pairs
 from index.manifest import Manifest
-from index.passages import near_duplicate_pairs
 from index.reader import IndexReader
 from index.segments import opened
 from index.update import add_articles, compact, delete_articles
