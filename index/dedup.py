@@ -51,6 +51,19 @@ def signature(text: str) -> np.ndarray:
     return h.min(axis=1)
 
 
+def band_keys(signed: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, key): one signed 64-bit key per LSH band of each signature (as stored: NUM_PERM uint32 bytes) but
+    those of texts too short to compare, and the position in `signed` of the signature each key is of. Equal
+    bands give equal keys, so a store can index its articles by band (a key shared by unequal bands only proposes
+    a pair that `pairs_with` then refuses)."""
+    sigs = np.frombuffer(b"".join(signed), dtype=np.uint32).reshape(len(signed), BANDS, ROWS).astype(np.uint64)
+    keys = np.arange(BANDS, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+    for r in range(ROWS):
+        keys = (keys ^ sigs[:, :, r]) * np.uint64(0xBF58476D1CE4E5B9)
+    comparable = np.flatnonzero(~np.all(sigs == np.uint64(_EMPTY[0]), axis=(1, 2)))
+    return np.repeat(comparable, BANDS), keys[comparable].view(np.int64).ravel()
+
+
 def is_comparable(sig: np.ndarray) -> bool:
     return not np.array_equal(sig, _EMPTY)
 

@@ -130,7 +130,11 @@ class Encoder:
     """Embeds documents and queries as L2-normalised float32 vectors; counts tokens with the model's tokenizer."""
 
     def __init__(  # index_dir: where an index keeps a calibrated path's model (index/int8_path.py)
-        self, spec: str = DEFAULT_MODEL, dtype: str = "auto", threads: int | None = None, queries: str = "auto",
+        self,
+        spec: str = DEFAULT_MODEL,
+        dtype: str = "auto",
+        threads: int | None = None,
+        queries: str = "auto",
         index_dir: Path | None = None,
     ) -> None:
         offline()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index import dedup
 from index.articles import Article, Passage
 from index.grouping import near_duplicate_pairs
@@ -35,6 +37,8 @@ CREATE INDEX passages_article ON passages(article_id);
 NEAR_DUPLICATE_TABLES = """
 CREATE TABLE minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE near_duplicates (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE minhash_bands (key INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (key, article_id))
+    WITHOUT ROWID;
 """
 _PASSAGE = (
     'SELECT p.row, p.passage_id, p.article_id, p.n, p.start, p."end", p.text, a.title, a.date, a.source, a.url '
@@ -121,6 +125,17 @@ class PassageStore:
         """MinHash signatures as another store holds them (article_id, signature), for compaction."""
         self._db.executemany("INSERT INTO minhash VALUES (?,?)", list(signed))
 
+    def index_bands(self, signed: Sequence[tuple[str, bytes]] | None = None) -> None:
+        """Index the articles by LSH band (index/dedup.py `band_keys`), so an edit finds an article's near-copies
+        without reading every signature: those `signed`, or every signature stored here (a build's or an edit's
+        new segment, once written). In key order: appended to the table's b-tree, not scattered."""
+        signed = self.signatures() if signed is None else signed
+        owner, keys = dedup.band_keys([blob for _, blob in signed])
+        order = np.argsort(keys, kind="stable")
+        rows = zip(keys[order].tolist(), [signed[i][0] for i in owner[order].tolist()], strict=True)
+        self._db.executemany("INSERT INTO minhash_bands VALUES (?,?)", rows)
+        self._db.commit()
+
     def _add_passages(self, first_row: int, passages: Sequence[Passage]) -> None:
         self._db.executemany(
             'INSERT INTO passages (row, passage_id, article_id, n, start, "end", text) VALUES (?,?,?,?,?,?,?)',
@@ -146,12 +161,13 @@ class PassageStore:
             self._db.executemany("INSERT OR IGNORE INTO temp.skip VALUES (?)", [(a,) for a in skip])
             tables = {t for (t,) in self._db.execute("SELECT name FROM folded.sqlite_master WHERE type='table'")}
             # near_duplicates: a build's groups (the bottom of index/group_layers.py) go with its segment
-            for table in ("articles", "passages", "minhash", "near_duplicates"):
-                if table in tables:  # stores from before near-duplicate detection have neither of the last two
-                    self._db.execute(
-                        f"INSERT INTO main.{table} SELECT * FROM folded.{table} "
-                        "WHERE article_id NOT IN (SELECT article_id FROM temp.skip)"
-                    )
+            kept = "WHERE article_id NOT IN (SELECT article_id FROM temp.skip)"
+            for table in ("articles", "passages", "minhash", "near_duplicates", "minhash_bands"):
+                if table in tables:  # stores from before near-duplicate detection have none of the last three
+                    self._db.execute(f"INSERT INTO main.{table} SELECT * FROM folded.{table} {kept}")
+            if "minhash" in tables and "minhash_bands" not in tables:  # from before band tables: made now
+                signed = self._db.execute(f"SELECT article_id, signature FROM folded.minhash {kept}").fetchall()
+                self.index_bands(signed)
             self._db.commit()
         finally:
             self._db.execute("DETACH DATABASE folded")
@@ -165,7 +181,9 @@ class PassageStore:
     def group_near_duplicates(self) -> NearDuplicates:
         """Group the articles whose texts are near-identical (index.dedup) into the near_duplicates table, from
         the signatures in the minhash table; the manifest's summary of them."""
-        pairs, summary = near_duplicate_pairs(self.signatures())
+        signed = self.signatures()
+        self.index_bands(signed)
+        pairs, summary = near_duplicate_pairs(signed)
         self._db.execute("DELETE FROM near_duplicates")
         self._db.executemany("INSERT INTO near_duplicates VALUES (?,?)", pairs)
         self._db.commit()
@@ -232,6 +250,27 @@ class PassageStore:
         """The stored rows before `end` (read from the article index, which holds every row, not the texts)."""
         query = "SELECT row FROM passages INDEXED BY passages_article WHERE row < ?"
         return sorted(r for (r,) in self._db.execute(query, (end,)))
+
+    def signatures_of(self, article_ids: Sequence[str]) -> list[tuple[str, bytes]]:
+        """(article_id, MinHash signature) of those of `article_ids` stored here with one."""
+        found: list[tuple[str, bytes]] = []
+        for i in range(0, len(article_ids), _CHUNK):
+            chunk = list(article_ids[i : i + _CHUNK])
+            query = f"SELECT article_id, signature FROM minhash WHERE article_id IN ({','.join('?' * len(chunk))})"
+            found += self._db.execute(query, chunk).fetchall()
+        return found
+
+    def band_matches(self, keys: Sequence[int]) -> set[str] | None:
+        """The articles stored here with one of these LSH band keys (index/dedup.py `band_keys`); None when the
+        store has no band table (written before them)."""
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash_bands'").fetchone():
+            return None
+        found: set[str] = set()
+        for i in range(0, len(keys), _CHUNK):
+            chunk = list(keys[i : i + _CHUNK])
+            query = f"SELECT article_id FROM minhash_bands WHERE key IN ({','.join('?' * len(chunk))})"
+            found |= {a for (a,) in self._db.execute(query, chunk)}
+        return found
 
     def near_duplicate_groups(self) -> Iterator[tuple[str, str]]:
         """(article_id, group_id) of every grouped article."""

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from index import dedup
 from index.articles import Article, Passage
 from index.errors import IndexCorrupt
 from index.generations import (
@@ -189,6 +190,26 @@ class Segments:
             self._groups = self._layers.applied(table) if self._layers is not None else list(table())
         return iter(self._groups)
 
+    def signatures_of(self, article_ids: Iterable[str]) -> dict[str, bytes]:
+        """The MinHash signatures of those of `article_ids` stored (not deleted)."""
+        wanted = sorted(set(article_ids))
+        found: dict[str, bytes] = {}
+        for store, gone in zip(self.stores, self._gone, strict=True):
+            found.update((a, blob) for a, blob in store.signatures_of(wanted) if a not in gone)
+        return found
+
+    def near_copies(self, signed: Iterable[bytes]) -> set[str] | None:
+        """The stored articles sharing an LSH band with one of the `signed` (signatures), from each segment's
+        band table; None when a segment has none (written before them)."""
+        keys = sorted(set(dedup.band_keys(list(signed))[1].tolist()))
+        found: set[str] = set()
+        for store, gone in zip(self.stores, self._gone, strict=True):
+            matched = store.band_matches(keys)
+            if matched is None:
+                return None
+            found |= matched - gone
+        return found
+
     def signatures(self) -> list[tuple[str, bytes]]:
         return [
             s
@@ -283,15 +304,27 @@ class SegmentEditor(Segments):
         """The near-duplicate groups: regrouped from the base's (only the groups of the articles changed) and
         written as the base's group files (hard links) and one of what changed (index/group_layers.py); from
         every signature into one groups file when the base was never grouped."""
+        self._new.index_bands()  # the edit's articles, before the segments it folds join them (`write`)
         if self._base_groups is None or self._layers is None:
             pairs, summary = near_duplicate_pairs(self.signatures())
             write_list(self.tmp / GROUPS, "groups", pairs)
             self._groups = pairs
         else:
-            changed, summary = regrouped(self._base_groups, dict(self.signatures()), self._changed)
+            changed, summary = regrouped(self._base_groups, self._signatures_to_regroup(), self._changed)
             self._layers.write(self.tmp, self._base_groups, changed)
             self._regrouped = changed
         return summary
+
+    def _signatures_to_regroup(self) -> dict[str, bytes]:
+        """The signatures `regrouped` needs: the changed articles', the other members of their groups' and those
+        of the articles sharing a band with them (the segments' band tables); every one when a segment has no
+        band table."""
+        changed = self.signatures_of(self._changed)
+        near = self.near_copies(changed.values())
+        if near is None:
+            return dict(self.signatures())
+        touched = {g for a, g in self._base_groups or () if a in self._changed}
+        return {**self.signatures_of(near | {a for a, g in self._base_groups or () if g in touched}), **changed}
 
     def near_duplicate_groups(self) -> Iterator[Pair]:
         if self._groups is None and self._regrouped is not None:  # the base's groups with the edit's changes

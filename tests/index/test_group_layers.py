@@ -3,6 +3,7 @@ of adds, updates and deletes are those of one build of the same articles."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,34 @@ def test_a_fold_of_the_builds_segment_keeps_the_groups_its_table_held(tmp_path: 
     assert store_files(files) == [(0, STORE)]  # the add's part folded the build's: one segment, rewritten
     assert GROUPS not in names and len(group_files(names)) == 1  # still the table's groups and one part
     assert found == fresh and len(found) == 53
+
+
+def test_a_store_from_before_band_tables_regroups_from_every_signature_until_a_fold_gives_it_one(
+    tmp_path: Path,
+) -> None:
+    stories = made_up_articles(30)[4:]
+    index = fake_index(tmp_path, [r for s in stories for r in (s, copy_of(s, 1))])
+    generation = resolve_generation(index)
+    with opened(generation, Manifest.read(generation).files) as store:
+        assert store.near_copies([store.signatures_of([stories[0]["id"]])[stories[0]["id"]]]) == {
+            stories[0]["id"],
+            copy_of(stories[0], 1)["id"],
+        }
+    (generation / STORE).chmod(0o644)
+    with sqlite3.connect(generation / STORE) as db:  # as a build before band tables wrote it
+        db.execute("DROP TABLE minhash_bands")
+    add_articles(index, [as_article(copy_of(stories[0], 2))], FakeEncoder())
+    found, fresh, _ = stored_groups(index)
+    assert found == fresh and len(found) == 53
+    generation = resolve_generation(index)
+    with opened(generation, Manifest.read(generation).files) as store:
+        assert store.near_copies([]) is None  # the build's segment has no band table: every signature is read
+    others = [{**s, "id": f"other-{i}", "text": made_up_text(900 + i, sentences=30)} for i, s in enumerate(stories)]
+    add_articles(index, [as_article(r) for r in others], FakeEncoder())  # folds the build's segment
+    generation = resolve_generation(index)
+    assert store_files(Manifest.read(generation).files) == [(0, STORE)]
+    with sqlite3.connect(f"file:{generation / STORE}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(DISTINCT article_id) FROM minhash_bands").fetchone()[0] == 53 + len(others)
+    add_articles(index, [as_article(copy_of(stories[1], 2))], FakeEncoder())
+    found, fresh, _ = stored_groups(index)
+    assert found == fresh and len(found) == 54
