@@ -254,6 +254,8 @@ class PassageStore:
     def signatures_of(self, article_ids: Sequence[str]) -> list[tuple[str, bytes]]:
         """(article_id, MinHash signature) of those of `article_ids` stored here with one."""
         found: list[tuple[str, bytes]] = []
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash'").fetchone():
+            return found  # a store from before grouping
         for i in range(0, len(article_ids), _CHUNK):
             chunk = list(article_ids[i : i + _CHUNK])
             query = f"SELECT article_id, signature FROM minhash WHERE article_id IN ({','.join('?' * len(chunk))})"

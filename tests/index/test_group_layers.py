@@ -3,6 +3,7 @@ of adds, updates and deletes are those of one build of the same articles."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,21 @@ def test_a_store_from_before_band_tables_regroups_from_every_signature_until_a_f
     add_articles(index, [as_article(copy_of(stories[1], 2))], FakeEncoder())
     found, fresh, _ = stored_groups(index)
     assert found == fresh and len(found) == 54
+
+
+def test_an_index_from_before_grouping_is_grouped_by_its_edits(tmp_path: Path) -> None:
+    stories = made_up_articles(12)[4:]
+    index = fake_index(tmp_path, [*stories, copy_of(stories[0], 1)])
+    generation = resolve_generation(index)
+    (generation / STORE).chmod(0o644)
+    with sqlite3.connect(generation / STORE) as db:  # as a build before near-duplicate detection wrote it
+        for table in ("minhash", "minhash_bands", "near_duplicates"):
+            db.execute(f"DROP TABLE {table}")
+    manifest = json.loads((generation / "manifest.json").read_text())
+    del manifest["near_duplicates"]
+    (generation / "manifest.json").chmod(0o644)
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    for n in (2, 3):  # the first edit groups every signature; the second regroups from there
+        add_articles(index, [as_article(copy_of(stories[1], n))], FakeEncoder())
+        found, fresh, _ = stored_groups(index)
+        assert found == fresh and len(found) == 2 * (n == 3)  # the copies with signatures: the two added
