@@ -91,9 +91,11 @@ def need_nncf() -> None:
             raise ModelError(f"passage path {PREFIX} needs {package}: pip install {package} (or the bench extra)")
 
 
-def quantised_model(onnx: Path, batches: passage_paths.Batches, sample: list[str], keep: Sequence[str]) -> Any:
+def quantised_model(
+    onnx: Path, batches: passage_paths.Batches, sample: list[str], keep: Sequence[str], **options: Any
+) -> Any:
     """NNCF post-training int8 of an ONNX model (transformer preset), calibrated on `sample` in batches of 16, the
-    MatMuls matching `keep` left unquantised (bf16 at run time)."""
+    MatMuls matching `keep` left unquantised (bf16 at run time); `options` go to nncf.quantize (benchmarks only)."""
     import nncf
 
     feeds = [
@@ -102,7 +104,7 @@ def quantised_model(onnx: Path, batches: passage_paths.Batches, sample: list[str
     ]
     return nncf.quantize(
         passage_paths.read_openvino(onnx), nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(feeds), ignored_scope=nncf.IgnoredScope(patterns=list(keep)),
+        subset_size=len(feeds), ignored_scope=nncf.IgnoredScope(patterns=list(keep)), **options,
     )  # fmt: skip
 
 
