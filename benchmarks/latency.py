@@ -4,8 +4,9 @@
 
 Queries are RealTimeQA's dev questions (question2article; `--split`), or with `--queries judged` the judged
 keyword queries of benchmarks/judged/ (where pseudo-relevance feedback runs), one at a time, `--repeat` passes
-after a warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on 127.0.0.1, timed
-client side with httpx over one keep-alive connection; the server is stopped at the end, whatever happens.
+after a warm-up of 10 queries. The HTTP numbers come from a real uvicorn server (`python -m search serve`) on
+127.0.0.1, timed client side with httpx over one keep-alive connection; the server is stopped at the end, whatever
+happens.
 Latency of an approximate index means little without its recall: run benchmarks/quality.py on the same index.
 Over HTTP, GET /coverage (no filters, default mode) is timed for the same queries (`http_coverage` rows), and one
 streamed export of every article (/coverage.csv with cut=-1 and collapse=false) gives the export's rows per second.

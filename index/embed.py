@@ -25,6 +25,8 @@ from index.query_onnx import INT8_QUERY_MODELS, OnnxQueryEncoder
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from index.manifest import ModelRecord
+
 Documents = Callable[[Sequence[str], int], np.ndarray]  # (passage texts, batch size) -> unit vectors
 
 # Set (unless the environment already says otherwise) before a model loads; importing this module changes nothing.
@@ -285,7 +287,7 @@ class Encoder:
 
 
 def encoder_for_adds(
-    built: ModelInfo, dtype: str | None = None, threads: int | None = None, index_dir: Path | None = None
+    built: ModelInfo | ModelRecord, dtype: str | None = None, threads: int | None = None, index_dir: Path | None = None
 ) -> Encoder:
     """The encoder for adding to an index (at `index_dir`) built with `built`: on `dtype` if given, else on the index's
     own passage path (vectors stay alike, the cache serves them), or `auto` where that path cannot run here."""

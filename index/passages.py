@@ -174,7 +174,7 @@ class PassageStore:
 
     def signatures(self) -> list[tuple[str, bytes]]:
         """(article_id, MinHash signature) of every article that has one (none in stores from before grouping)."""
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash'").fetchone():
+        if not self._has_table("minhash"):
             return []
         return self._db.execute("SELECT article_id, signature FROM minhash").fetchall()
 
@@ -217,17 +217,8 @@ class PassageStore:
     def unchanged(self, articles: Iterable[Article]) -> set[str]:
         """Ids of `articles` stored exactly as given (title, text, date, source, url)."""
         wanted = {a.article_id: (content_sha1(a), a.date, a.source, a.url) for a in articles}
-        found: set[str] = set()
-        ids = list(wanted)
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            rows = self._db.execute(
-                f"SELECT article_id, content_sha1, date, source, url FROM articles WHERE article_id IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            found |= {r[0] for r in rows if tuple(r[1:]) == wanted[r[0]]}
-        return found
+        rows = self._in_chunks("SELECT article_id, content_sha1, date, source, url FROM articles", "article_id", wanted)
+        return {r[0] for r in rows if tuple(r[1:]) == wanted[r[0]]}
 
     def lexical_documents(self) -> Iterator[tuple[int, str, str]]:
         """(row, title, text) of every passage in row order, for building a lexical index."""
@@ -253,25 +244,26 @@ class PassageStore:
 
     def signatures_of(self, article_ids: Sequence[str]) -> list[tuple[str, bytes]]:
         """(article_id, MinHash signature) of those of `article_ids` stored here with one."""
-        found: list[tuple[str, bytes]] = []
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash'").fetchone():
-            return found  # a store from before grouping
-        for i in range(0, len(article_ids), _CHUNK):
-            chunk = list(article_ids[i : i + _CHUNK])
-            query = f"SELECT article_id, signature FROM minhash WHERE article_id IN ({','.join('?' * len(chunk))})"
-            found += self._db.execute(query, chunk).fetchall()
-        return found
+        if not self._has_table("minhash"):
+            return []  # a store from before grouping
+        return self._in_chunks("SELECT article_id, signature FROM minhash", "article_id", article_ids)
 
     def band_matches(self, keys: Sequence[int]) -> set[str] | None:
         """The articles stored here with one of these LSH band keys (index/dedup.py `band_keys`); None when the
         store has no band table (written before them)."""
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='minhash_bands'").fetchone():
+        if not self._has_table("minhash_bands"):
             return None
-        found: set[str] = set()
-        for i in range(0, len(keys), _CHUNK):
-            chunk = list(keys[i : i + _CHUNK])
-            query = f"SELECT article_id FROM minhash_bands WHERE key IN ({','.join('?' * len(chunk))})"
-            found |= {a for (a,) in self._db.execute(query, chunk)}
+        return {a for (a,) in self._in_chunks("SELECT article_id FROM minhash_bands", "key", keys)}
+
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone() is not None
+
+    def _in_chunks(self, select: str, column: str, values: Iterable[Any]) -> list[Any]:
+        """The rows of `select` whose `column` is one of `values`, _CHUNK values per IN (...) query."""
+        items, found = list(values), []
+        for i in range(0, len(items), _CHUNK):
+            chunk = items[i : i + _CHUNK]
+            found += self._db.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         return found
 
     def near_duplicate_groups(self) -> Iterator[tuple[str, str]]:

@@ -298,5 +298,7 @@ class Coverage:
             complete = articles if complete is None else complete & articles
             if not complete:
                 return []
+        if complete is None:  # no word (checked above); for the type checker
+            return []
         ranked = self.reader.search_lexical(query, max(self.reader.passages, 1), allowed)
         return [(row, score) for row, score in ranked if self.reader.article_of(row) in complete]

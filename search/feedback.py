@@ -11,8 +11,10 @@ again. A quiz question's many words carry their own context, and are left alone.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections import Counter
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -47,14 +49,14 @@ def feedback_terms(
     in `texts` times their IDF, each text counting as its stems' shares times its weight (RM1; `doc_weights`, default
     equal); each with its share, scaled so the heaviest is 1 (BM25 weighs the term by its IDF again)."""
     own = set(stems_of(query))
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = {}
     for text, doc_weight in zip(texts, doc_weights or [1.0] * len(texts), strict=True):
         stems = [s for s in stems_of(text) if s not in own and s not in STOPWORDS and not s.isdigit()]
         for stem, count in Counter(stems).items():
-            weights[stem] += doc_weight * count / len(stems)
+            weights[stem] = weights.get(stem, 0.0) + doc_weight * count / len(stems)
     n = max(documents, 1)
     scored = []
-    for stem, weight in weights.most_common(4 * terms):
+    for stem, weight in heapq.nlargest(4 * terms, weights.items(), key=itemgetter(1)):  # as Counter.most_common
         df = doc_freq(stem)
         if 1 < df <= max_share * n:
             scored.append((weight * idf(df, n), stem, weight))
