@@ -28,6 +28,7 @@ from search.readside import Ranked, ReadSide
 from search.scope import allowed_rows, effective_end, first_per, story_of
 
 FETCH_CHUNK = 1000  # passages fetched from the store at a time (the export streams chunk by chunk)
+Bar = tuple[float, float | None]  # (cut, gap): a match scores >= cut and >= the query's best score - gap (None: no gap)
 
 
 @runtime_checkable
@@ -42,13 +43,13 @@ class CoverageConfig:
     """The tuned values of coverage, chosen on the dev questions by benchmarks/coverage.py (docs/coverage.md)."""
 
     # hybrid: an article matches when its best passage's score, (1 - w) * cosine + w * BM25 share (the passage's
-    # BM25 over the query's best BM25 in the whole index, 0 to 1), is at least hybrid_cut and at least
-    # hybrid_relative times the best score of the query in the whole index.
-    hybrid_cut: float = 0.5175
-    hybrid_relative: float = 0.79
-    lexical_weight: float = 0.2  # w
-    dense_cut: float = 0.47  # dense: the same with the cosine alone
-    dense_relative: float = 0.77
+    # BM25 over the query's best BM25 in the whole index, 0 to 1), is at least hybrid_cut and within hybrid_gap of
+    # the best score of the query in the whole index (a gap, not a share: it held dev recall out of sample).
+    hybrid_cut: float = 0.4675
+    hybrid_gap: float = 0.16
+    lexical_weight: float = 0.25  # w
+    dense_cut: float = 0.4425  # dense: the same with the cosine alone
+    dense_gap: float = 0.1525
     max_buckets: int = 2000  # a series with more intervals is refused, naming a coarser interval
     top_sources: int = 10  # sources listed with their counts
     depth: int = 1000  # the first dense candidate list; widened 4x until a score falls below the cut
@@ -140,9 +141,7 @@ class Coverage:
         if mode == "lexical":
             ranked = self._all_words(u.text, allowed)
         else:
-            ranked = self._scored(
-                u.text, allowed, (cut, self._relative(o)), self.config.lexical_weight * (mode == "hybrid")
-            )
+            ranked = self._scored(u.text, allowed, (cut, self._gap(o)), self.config.lexical_weight * (mode == "hybrid"))
         ranked = sorted(ranked, key=lambda hit: (-hit[1], hit[0]))  # ties: the earlier row, so counts never flicker
         best = first_per(ranked, lambda hit: self.reader.article_of(hit[0]))
         if u.phrases:  # an article holds each name somewhere (title or text)
@@ -204,7 +203,7 @@ class Coverage:
     def describe(self, o: CoverageOptions, u: Understood | None = None) -> str:
         """What counted as a match, for the response (with what was read in the query, when given)."""
         copies = "near-duplicate copies counted once" if o.collapse else "near-duplicate copies counted each"
-        mode, cut, relative = self.mode(o), self._cut(o), self._relative(o)
+        mode, cut, gap = self.mode(o), self._cut(o), self._gap(o)
         read = ""
         if u is not None and u.time is not None:
             read += f"; dated {u.time.start}..{u.time.end} ('{u.time.text}' read as the period, not as words)"
@@ -212,7 +211,7 @@ class Coverage:
             read += "; holding " + ", ".join(f'"{p}"' for p in u.phrases)
         if mode == "lexical":
             return f"articles containing every word of the query (stopwords dropped){read}; {copies}"
-        near = f" and >= {relative:g} x the query's best score in the index" if relative else ""
+        near = f" and within {gap:g} of the query's best score in the index" if gap is not None else ""
         if mode == "hybrid":
             w = self.config.lexical_weight
             return (
@@ -226,16 +225,16 @@ class Coverage:
             return o.cut
         return self.config.hybrid_cut if self.mode(o) == "hybrid" else self.config.dense_cut
 
-    def _relative(self, o: CoverageOptions) -> float:
-        """The share of the query's best score a match needs; none when the request sets its own cut."""
+    def _gap(self, o: CoverageOptions) -> float | None:
+        """How far below the query's best score a match may be; None when the request sets its own cut."""
         if o.cut is not None:
-            return 0.0
-        return self.config.hybrid_relative if self.mode(o) == "hybrid" else self.config.dense_relative
+            return None
+        return self.config.hybrid_gap if self.mode(o) == "hybrid" else self.config.dense_gap
 
-    def _scored(self, query: str, allowed: np.ndarray | None, bar: tuple[float, float], weight: float) -> Ranked:
-        """Every allowed passage whose score, (1 - weight) * cosine + weight * BM25 share, is at least cut and at
-        least relative x the best score over the whole index (unfiltered: a filter never changes what matches)."""
-        cut, relative = bar
+    def _scored(self, query: str, allowed: np.ndarray | None, bar: Bar, weight: float) -> Ranked:
+        """Every allowed passage whose score, (1 - weight) * cosine + weight * BM25 share, is at least cut and
+        within gap of the best score over the whole index (unfiltered: a filter never changes what matches)."""
+        cut, gap = bar
         vector = self.encoder.queries([query])
         scores = self.reader.every_score(vector[0]) if isinstance(self.reader, ScoresEveryRow) else None
         if scores is None:  # no flat vectors: the nearest passages, down to the least cosine that could pass
@@ -246,10 +245,10 @@ class Coverage:
             scores[rows] = [score for _, score in cosines]
         if weight:
             scores = scores * (1 - weight)
-            rows, shares = self._bm25_shares(query, scores, (cut, relative), weight)
+            rows, shares = self._bm25_shares(query, scores, (cut, gap), weight)
             scores[rows] += weight * shares
-        if relative:  # a share of the best score (none: a negative cut would otherwise be raised to 0)
-            cut = max(cut, relative * float(scores.max(initial=-np.inf)))
+        if gap is not None:  # within gap of the best score
+            cut = max(cut, float(scores.max(initial=-np.inf)) - gap)
         if allowed is not None:
             scores[~allowed] = -np.inf
         rows = np.flatnonzero(scores >= cut)
@@ -264,19 +263,17 @@ class Coverage:
                 return [(row, score) for row, score in ranked if score >= floor]
             depth *= 4
 
-    def _bm25_shares(
-        self, query: str, dense: np.ndarray, bar: tuple[float, float], weight: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25_shares(self, query: str, dense: np.ndarray, bar: Bar, weight: float) -> tuple[np.ndarray, np.ndarray]:
         """The rows and BM25 shares (BM25 over the query's best in the whole index) of the passages that could pass
         the bar: those whose dense part alone is within `weight` of the least the bar can be (the bar is at least
-        the cut, and at least relative x the best dense part); BM25 scored among them only."""
-        cut, relative = bar
+        the cut, and at least the best dense part less the gap); BM25 scored among them only."""
+        cut, gap = bar
         none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ceiling = float(dense.max(initial=-np.inf))
         best = self.reader.search_lexical(query, 1)
         if not best or best[0][1] <= 0 or ceiling == -np.inf:
             return none
-        least = max(cut, relative * ceiling) if relative else cut
+        least = cut if gap is None else max(cut, ceiling - gap)
         candidates = dense >= least - weight
         k = int(candidates.sum())
         ranked = self.reader.search_lexical(query, k, candidates) if k else []

@@ -208,25 +208,25 @@ def test_an_index_without_a_lexical_index_matches_hybrid_by_the_dense_cut(
     reader: IndexReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reader, "lexical", None)
-    config = CoverageConfig(dense_cut=CUT, hybrid_cut=0.99)
+    config = CoverageConfig(dense_cut=CUT, dense_gap=1.0, hybrid_cut=0.99)
     result = Coverage(reader, FakeEncoder(), config).count(QUERY, CoverageOptions())
     assert result.total == len(rescue_ids()) and result.cut == CUT and "cosine >= 0.5" in result.matching
 
 
-@pytest.mark.parametrize("relative", [0.0, 0.8, 0.95])
-def test_the_relative_bar_keeps_articles_near_the_query_s_best_score_and_filters_never_change_it(
-    reader: IndexReader, relative: float
+@pytest.mark.parametrize("gap", [1.0, 0.2, 0.03])
+def test_the_gap_keeps_articles_near_the_query_s_best_score_and_filters_never_change_it(
+    reader: IndexReader, gap: float
 ) -> None:
-    config = CoverageConfig(hybrid_cut=0.3, hybrid_relative=relative, depth=2)
+    config = CoverageConfig(hybrid_cut=0.3, hybrid_gap=gap, depth=2)
     coverage = Coverage(reader, FakeEncoder(), config)
     w = config.lexical_weight
     cosines = reader.vectors(range(reader.passages)) @ FakeEncoder().queries([QUERY])[0]
     bm25 = dict(reader.search_lexical(QUERY, reader.passages))
     scores = [(1 - w) * cosines[row] + w * bm25.get(row, 0.0) / max(bm25.values()) for row in range(reader.passages)]
-    bar = max(0.3, relative * max(scores))
+    bar = max(0.3, max(scores) - gap)
     expected = {reader.article_of(row) for row, score in enumerate(scores) if score >= bar}
     found = {reader.article_of(m.row) for m in coverage.matches(QUERY, CoverageOptions(collapse=False))}
-    assert found == expected and (relative < 0.9 or len(found) < len(rescue_ids(collapse=False)))
+    assert found == expected and (gap > 0.1 or len(found) < len(rescue_ids(collapse=False)))
     valley = {reader.article_of(m.row) for m in coverage.matches(QUERY, CoverageOptions(sources=["Valley Post"]))}
     assert valley == {a for a in found if a in {"r-2020-01-01", "r-2020-12-28", "r-undated-1", "o-2020-12-29"}}
 
