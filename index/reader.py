@@ -74,6 +74,7 @@ class IndexReader:
         self._local = threading.local()
         self._stores: list[Segments] = []  # every thread's, so close() closes them all
         self._stores_lock = threading.Lock()
+        self._runs: tuple[int, tuple[np.ndarray, np.ndarray] | None] | None = None  # article_runs(), per row count
         try:
             self.manifest = Manifest.read(self.generation)
             check_files(self.generation, self.manifest.files, full=verify)
@@ -195,6 +196,18 @@ class IndexReader:
 
     def article_of(self, row: int) -> str:
         return self.rows.article_of[row]
+
+    def article_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where each run of one article's rows begins (an article's passages are consecutive rows) and the length
+        of the sum of the run's vectors, for coverage's test of an article as a whole; None without flat vectors.
+        Computed once per row count: an add appends rows, a delete leaves the runs as they were."""
+        ids, cached = self.rows.article_of, self._runs
+        if cached is None or cached[0] != len(ids):
+            named = np.asarray(ids, dtype=object)
+            starts = np.flatnonzero(np.concatenate(([True], named[1:] != named[:-1]))) if len(ids) else named[:0]
+            norms = vecs.run_norms(self.index, starts.astype(np.int64))
+            cached = self._runs = (len(ids), None if norms is None else (starts.astype(np.int64), norms))
+        return cached[1]
 
     def passages_in_article(self, article_id: str) -> int:
         """How many passages the article has (0 when it is not stored), from memory."""

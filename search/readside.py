@@ -85,4 +85,6 @@ class ReadSide(Protocol):
 
     def vectors(self, rows: Iterable[int]) -> np.ndarray: ...  # the rows' stored vectors (unit length)
 
+    def article_runs(self) -> tuple[np.ndarray, np.ndarray] | None: ...  # run starts, norms of vector sums
+
     def close(self) -> None: ...

@@ -207,6 +207,15 @@ class ShardedReader:
         parts = self._each(lambda i, r: r.every_score(query_vector, self._part(allowed, i)))
         return None if any(p is None for p in parts) else np.concatenate(parts)
 
+    def article_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """IndexReader.article_runs per shard, joined (an article lives in one shard); None if a shard has none."""
+        parts = self._each(lambda i, r: r.article_runs())
+        if any(p is None for p in parts):
+            return None
+        found = [p for p in parts if p is not None]
+        starts = [run_starts + self.offsets[i] for i, (run_starts, _) in enumerate(found)]
+        return np.concatenate(starts), np.concatenate([norms for _, norms in found])
+
     def has_article(self, article_id: str) -> bool:
         return any(r.has_article(article_id) for r in self.shards)
 

@@ -56,3 +56,15 @@ def test_every_score_is_the_inner_product_with_every_stored_vector(clustered: np
 
 def test_every_score_is_none_for_an_index_that_keeps_no_flat_vectors(clustered: np.ndarray) -> None:
     assert vecs.every_score(vecs.build(clustered[:600], "IVF4,Flat"), clustered[0]) is None
+
+
+@pytest.mark.parametrize("spec", ["Flat", "HNSW32"])
+def test_run_norms_are_the_lengths_of_each_run_s_vector_sum_across_parts(clustered: np.ndarray, spec: str) -> None:
+    """Runs of consecutive rows, one crossing the border of two parts: each run's sum, however the rows are stored."""
+    x = clustered[:700]
+    starts = np.array([0, 3, 4, 250, 399, 690], dtype=np.int64)  # 399..689 crosses the parts' border at 400
+    expected = [np.linalg.norm(x[a:b].sum(axis=0)) for a, b in zip(starts, [*starts[1:], len(x)], strict=True)]
+    for index in (vecs.build(x, spec), vecs.Parts([vecs.build(x[:400], spec), vecs.build(x[400:], spec)])):
+        norms = vecs.run_norms(index, starts)
+        assert norms is not None and np.allclose(norms, expected, atol=1e-4)
+    assert vecs.run_norms(vecs.build(x, "IVF4,Flat"), starts) is None

@@ -378,3 +378,10 @@ def test_shards_answer_coverage_s_per_row_questions_as_one_index(
         for r, s in zip((one, many), both, strict=True)
     ]
     assert scores[0] == scores[1]
+    runs = [r.article_runs() for r in (one, many)]
+    assert runs[0] is not None and runs[1] is not None
+    lengths = [
+        sorted((r.article_of(int(start)), round(float(norm), 4)) for start, norm in zip(*found, strict=True))
+        for r, found in zip((one, many), runs, strict=True)
+    ]
+    assert lengths[0] == lengths[1]  # each article's run and vector sum, wherever its shard puts it
