@@ -25,10 +25,27 @@ from search.interpret import Understood, interpret
 from search.intervals import Bucket, Interval
 from search.options import Mode
 from search.readside import Ranked, ReadSide
-from search.scope import allowed_rows, effective_end, first_per, story_of
+from search.scope import allowed_rows, as_arrays, best_per_run, effective_end, first_per, story_of
 
 FETCH_CHUNK = 1000  # passages fetched from the store at a time (the export streams chunk by chunk)
-Bar = tuple[float, float | None]  # (cut, gap): a match scores >= cut and >= the query's best score - gap (None: no gap)
+Scores = tuple[np.ndarray, np.ndarray]  # rows and their scores, in no order
+NONE: Scores = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """What a passage's score must reach: at least `cut`, and within `near` of the query's best score in the whole
+    index, or within `wide` of it when its article as a whole is within `about` of the best article (None: the cut
+    alone, as a request's own cut asks)."""
+
+    cut: float
+    near: float | None = None
+    wide: float = 0.0
+    about: float = 0.0
+
+    @property
+    def widest(self) -> float | None:
+        return None if self.near is None else max(self.near, self.wide)
 
 
 @runtime_checkable
@@ -44,12 +61,17 @@ class CoverageConfig:
 
     # hybrid: an article matches when its best passage's score, (1 - w) * cosine + w * BM25 share (the passage's
     # BM25 over the query's best BM25 in the whole index, 0 to 1), is at least hybrid_cut and within hybrid_gap of
-    # the best score of the query in the whole index (a gap, not a share: it held dev recall out of sample).
-    hybrid_cut: float = 0.4675
+    # the query's best score in the whole index, or within hybrid_wide of it when the article as a whole (the sum
+    # of its passages' vectors) has a cosine to the query within hybrid_about of the best article's.
+    hybrid_cut: float = 0.4575
     hybrid_gap: float = 0.16
-    lexical_weight: float = 0.25  # w
-    dense_cut: float = 0.4425  # dense: the same with the cosine alone
-    dense_gap: float = 0.1525
+    hybrid_wide: float = 0.22
+    hybrid_about: float = 0.15
+    lexical_weight: float = 0.2  # w
+    dense_cut: float = 0.455  # dense: the same with the cosine alone
+    dense_gap: float = 0.1
+    dense_wide: float = 0.2
+    dense_about: float = 0.3
     max_buckets: int = 2000  # a series with more intervals is refused, naming a coarser interval
     top_sources: int = 10  # sources listed with their counts
     depth: int = 1000  # the first dense candidate list; widened 4x until a score falls below the cut
@@ -137,12 +159,13 @@ class Coverage:
         if start and end and start > end:
             return []
         allowed = allowed_rows(self.reader, start, end, o.sources)
-        mode, cut = self.mode(o), self._cut(o)
+        mode = self.mode(o)
         if mode == "lexical":
-            ranked = self._all_words(u.text, allowed)
+            rows, scores = self._all_words(u.text, allowed)
         else:
-            ranked = self._scored(u.text, allowed, (cut, self._gap(o)), self.config.lexical_weight * (mode == "hybrid"))
-        ranked = sorted(ranked, key=lambda hit: (-hit[1], hit[0]))  # ties: the earlier row, so counts never flicker
+            rows, scores = self._scored(u.text, allowed, self._bar(o), self.config.lexical_weight * (mode == "hybrid"))
+        order = np.lexsort((rows, -scores))  # best first; ties: the earlier row, so counts never flicker
+        ranked = best_per_run(self.reader, rows[order], scores[order])
         best = first_per(ranked, lambda hit: self.reader.article_of(hit[0]))
         if u.phrases:  # an article holds each name somewhere (title or text)
             holding = self.holding(u.phrases)
@@ -203,7 +226,7 @@ class Coverage:
     def describe(self, o: CoverageOptions, u: Understood | None = None) -> str:
         """What counted as a match, for the response (with what was read in the query, when given)."""
         copies = "near-duplicate copies counted once" if o.collapse else "near-duplicate copies counted each"
-        mode, cut, gap = self.mode(o), self._cut(o), self._gap(o)
+        mode, bar = self.mode(o), self._bar(o)
         read = ""
         if u is not None and u.time is not None:
             read += f"; dated {u.time.start}..{u.time.end} ('{u.time.text}' read as the period, not as words)"
@@ -211,48 +234,72 @@ class Coverage:
             read += "; holding " + ", ".join(f'"{p}"' for p in u.phrases)
         if mode == "lexical":
             return f"articles containing every word of the query (stopwords dropped){read}; {copies}"
-        near = f" and within {gap:g} of the query's best score in the index" if gap is not None else ""
+        near = ""
+        if bar.near is not None:
+            near = f" and within {bar.near:g} of the query's best score in the index"
+        if bar.near is not None and bar.wide > bar.near:
+            near += (
+                f" (within {bar.wide:g} where the article as a whole, the sum of its passages' vectors, has a cosine "
+                f"to the query within {bar.about:g} of the best article's)"
+            )
         if mode == "hybrid":
             w = self.config.lexical_weight
             return (
                 f"articles whose best passage has {1 - w:g} x cosine + {w:g} x BM25 share (its BM25 over the query's "
-                f"best) >= {cut:g}{near}{read}; {copies}"
+                f"best) >= {bar.cut:g}{near}{read}; {copies}"
             )
-        return f"articles whose best passage has cosine >= {cut:g} to the query{near}{read}; {copies}"
+        return f"articles whose best passage has cosine >= {bar.cut:g} to the query{near}{read}; {copies}"
 
     def _cut(self, o: CoverageOptions) -> float:
-        if o.cut is not None:
-            return o.cut
-        return self.config.hybrid_cut if self.mode(o) == "hybrid" else self.config.dense_cut
+        return self._bar(o).cut
 
-    def _gap(self, o: CoverageOptions) -> float | None:
-        """How far below the query's best score a match may be; None when the request sets its own cut."""
+    def _bar(self, o: CoverageOptions) -> Bar:
+        """The mode's tuned bar; a request's own cut alone (no gap) when it sets one."""
         if o.cut is not None:
-            return None
-        return self.config.hybrid_gap if self.mode(o) == "hybrid" else self.config.dense_gap
+            return Bar(o.cut)
+        c = self.config
+        if self.mode(o) == "hybrid":
+            return Bar(c.hybrid_cut, c.hybrid_gap, c.hybrid_wide, c.hybrid_about)
+        return Bar(c.dense_cut, c.dense_gap, c.dense_wide, c.dense_about)
 
-    def _scored(self, query: str, allowed: np.ndarray | None, bar: Bar, weight: float) -> Ranked:
-        """Every allowed passage whose score, (1 - weight) * cosine + weight * BM25 share, is at least cut and
-        within gap of the best score over the whole index (unfiltered: a filter never changes what matches)."""
-        cut, gap = bar
+    def _scored(self, query: str, allowed: np.ndarray | None, bar: Bar, weight: float) -> Scores:
+        """Every allowed passage whose score, (1 - weight) * cosine + weight * BM25 share, passes the bar, taken
+        against the best score over the whole index (unfiltered: a filter never changes what matches)."""
         vector = self.encoder.queries([query])
-        scores = self.reader.every_score(vector[0]) if isinstance(self.reader, ScoresEveryRow) else None
+        cosines = self.reader.every_score(vector[0]) if isinstance(self.reader, ScoresEveryRow) else None
+        scores = cosines
         if scores is None:  # no flat vectors: the nearest passages, down to the least cosine that could pass
-            floor = cut if weight == 0 else (cut - weight) / (1 - weight)
-            cosines = self._widened(vector, None, floor)
-            rows = np.array([row for row, _ in cosines], dtype=np.int64)
+            floor = bar.cut if weight == 0 else (bar.cut - weight) / (1 - weight)
+            found = self._widened(vector, None, floor)
             scores = np.full(len(self.reader.row_days), -np.inf, dtype=np.float32)
-            scores[rows] = [score for _, score in cosines]
+            scores[np.array([row for row, _ in found], dtype=np.int64)] = [score for _, score in found]
         if weight:
             scores = scores * (1 - weight)
-            rows, shares = self._bm25_shares(query, scores, (cut, gap), weight)
+            rows, shares = self._bm25_shares(query, scores, bar, weight)
             scores[rows] += weight * shares
-        if gap is not None:  # within gap of the best score
-            cut = max(cut, float(scores.max(initial=-np.inf)) - gap)
+        passing = scores >= bar.cut
+        if bar.near is not None:
+            best = float(scores.max(initial=-np.inf))
+            close = scores >= best - bar.near
+            about = self._about(cosines, bar.about) if cosines is not None and bar.wide > bar.near else None
+            if about is not None:  # without flat vectors an article cannot be taken as a whole: the near gap alone
+                close |= about & (scores >= best - bar.wide)
+            passing &= close
         if allowed is not None:
-            scores[~allowed] = -np.inf
-        rows = np.flatnonzero(scores >= cut)
-        return [(int(row), float(scores[row])) for row in rows]
+            passing &= allowed
+        rows = np.flatnonzero(passing)
+        return rows, scores[rows]
+
+    def _about(self, cosines: np.ndarray, about: float) -> np.ndarray | None:
+        """Per row: whether its article as a whole (the sum of its passages' vectors, normalised) has a cosine to the
+        query within `about` of the best article's; None when the read side keeps no vectors to sum."""
+        runs = self.reader.article_runs()
+        if runs is None or not len(cosines):
+            return None
+        starts, norms = runs
+        whole = np.add.reduceat(cosines, starts) / np.maximum(norms, 1e-12)  # deleted rows' -inf drop their run
+        near = whole >= float(whole.max(initial=-np.inf)) - about
+        return np.repeat(near, np.diff(np.append(starts, len(cosines))))
 
     def _widened(self, vector: np.ndarray, allowed: np.ndarray | None, floor: float) -> Ranked:
         """The allowed passages with cosine >= floor, by candidate lists widened 4x until one falls below it."""
@@ -266,8 +313,8 @@ class Coverage:
     def _bm25_shares(self, query: str, dense: np.ndarray, bar: Bar, weight: float) -> tuple[np.ndarray, np.ndarray]:
         """The rows and BM25 shares (BM25 over the query's best in the whole index) of the passages that could pass
         the bar: those whose dense part alone is within `weight` of the least the bar can be (the bar is at least
-        the cut, and at least the best dense part less the gap); BM25 scored among them only."""
-        cut, gap = bar
+        the cut, and at least the best dense part less the widest gap); BM25 scored among them only."""
+        cut, gap = bar.cut, bar.widest
         none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ceiling = float(dense.max(initial=-np.inf))
         best = self.reader.search_lexical(query, 1)
@@ -280,13 +327,13 @@ class Coverage:
         rows = np.array([row for row, _ in ranked], dtype=np.int64)
         return rows, np.array([score for _, score in ranked], dtype=np.float32) / best[0][1]
 
-    def _all_words(self, query: str, allowed: np.ndarray | None) -> Ranked:
+    def _all_words(self, query: str, allowed: np.ndarray | None) -> Scores:
         """Passages of articles holding every query word (in title or some passage); BM25 scores, best first."""
         if self.reader.lexical is None:
             raise NoLexicalIndex(f"{self.reader.generation} has no lexical index; use mode=dense or rebuild it")
         wanted = set(query_terms(query).split())
         if not wanted:
-            return []
+            return NONE
         # An article holds a word when one of its passages (title + text) does: the BM25 index's posting lists say
         # which passages hold each word, so no passage text is read. Rarest word first: the set shrinks fastest.
         complete: set[str] | None = None
@@ -294,8 +341,8 @@ class Coverage:
             articles = {self.reader.article_of(int(row)) for row in rows}
             complete = articles if complete is None else complete & articles
             if not complete:
-                return []
+                return NONE
         if complete is None:  # no word (checked above); for the type checker
-            return []
+            return NONE
         ranked = self.reader.search_lexical(query, max(self.reader.passages, 1), allowed)
-        return [(row, score) for row, score in ranked if self.reader.article_of(row) in complete]
+        return as_arrays([(row, score) for row, score in ranked if self.reader.article_of(row) in complete])

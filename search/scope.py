@@ -54,3 +54,20 @@ def first_per(items: Sequence[T], key: Callable[[T], str]) -> list[T]:
             seen.add(k)
             kept.append(item)
     return kept
+
+
+def as_arrays(ranked: Sequence[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, score) pairs as a row array and a score array."""
+    rows = np.fromiter((row for row, _ in ranked), dtype=np.int64, count=len(ranked))
+    return rows, np.fromiter((score for _, score in ranked), dtype=np.float64, count=len(ranked))
+
+
+def best_per_run(reader: ReadSide, rows: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    """The first (best) of best-first rows per run of one article's consecutive rows (`article_runs`), at numpy
+    speed: coverage may match every passage of the index. Without runs (no flat vectors), every row is kept."""
+    runs = reader.article_runs()
+    if runs is not None and len(rows):
+        run = np.searchsorted(runs[0], rows, side="right") - 1
+        first = np.sort(np.unique(run, return_index=True)[1])
+        rows, scores = rows[first], scores[first]
+    return list(zip(rows.tolist(), scores.tolist(), strict=True))

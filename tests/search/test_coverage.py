@@ -213,22 +213,48 @@ def test_an_index_without_a_lexical_index_matches_hybrid_by_the_dense_cut(
     assert result.total == len(rescue_ids()) and result.cut == CUT and "cosine >= 0.5" in result.matching
 
 
-@pytest.mark.parametrize("gap", [1.0, 0.2, 0.03])
-def test_the_gap_keeps_articles_near_the_query_s_best_score_and_filters_never_change_it(
-    reader: IndexReader, gap: float
+def expected_matches(reader: IndexReader, config: CoverageConfig) -> set[str]:
+    """The hybrid bar worked out by brute force: every passage's score, every article's whole-article cosine."""
+    w, n = config.lexical_weight, reader.passages
+    vectors, query = reader.vectors(range(n)), FakeEncoder().queries([QUERY])[0]
+    bm25 = dict(reader.search_lexical(QUERY, n))
+    scores = [(1 - w) * float(vectors[row] @ query) + w * bm25.get(row, 0.0) / max(bm25.values()) for row in range(n)]
+    articles = [reader.article_of(row) for row in range(n)]
+    sums = {a: vectors[[r for r in range(n) if articles[r] == a]].sum(axis=0) for a in set(articles)}
+    whole = {a: float(v @ query) / float(np.linalg.norm(v)) for a, v in sums.items()}
+    best, best_whole = max(scores), max(whole.values())
+
+    def passes(row: int) -> bool:
+        near = scores[row] >= best - config.hybrid_gap
+        wide = scores[row] >= best - config.hybrid_wide and whole[articles[row]] >= best_whole - config.hybrid_about
+        return scores[row] >= config.hybrid_cut and (near or wide)
+
+    return {articles[row] for row in range(n) if passes(row)}
+
+
+BARS = [(1.0, 1.0, 0.0), (0.2, 0.2, 0.0), (0.03, 0.03, 0.0), (0.03, 0.3, 0.02), (0.03, 0.3, 1.0)]  # near, wide, about
+
+
+@pytest.mark.parametrize(("near", "wide", "about"), BARS)
+def test_the_bar_keeps_articles_near_the_best_score_or_whole_articles_near_the_best_and_filters_never_change_it(
+    reader: IndexReader, near: float, wide: float, about: float
 ) -> None:
-    config = CoverageConfig(hybrid_cut=0.3, hybrid_gap=gap, depth=2)
+    config = CoverageConfig(hybrid_cut=0.3, hybrid_gap=near, hybrid_wide=wide, hybrid_about=about, depth=2)
     coverage = Coverage(reader, FakeEncoder(), config)
-    w = config.lexical_weight
-    cosines = reader.vectors(range(reader.passages)) @ FakeEncoder().queries([QUERY])[0]
-    bm25 = dict(reader.search_lexical(QUERY, reader.passages))
-    scores = [(1 - w) * cosines[row] + w * bm25.get(row, 0.0) / max(bm25.values()) for row in range(reader.passages)]
-    bar = max(0.3, max(scores) - gap)
-    expected = {reader.article_of(row) for row, score in enumerate(scores) if score >= bar}
     found = {reader.article_of(m.row) for m in coverage.matches(QUERY, CoverageOptions(collapse=False))}
-    assert found == expected and (gap > 0.1 or len(found) < len(rescue_ids(collapse=False)))
+    assert found == expected_matches(reader, config)
+    assert near > 0.1 or wide > near or len(found) < len(rescue_ids(collapse=False))
     valley = {reader.article_of(m.row) for m in coverage.matches(QUERY, CoverageOptions(sources=["Valley Post"]))}
     assert valley == {a for a in found if a in {"r-2020-01-01", "r-2020-12-28", "r-undated-1", "o-2020-12-29"}}
+
+
+def test_the_band_adds_only_articles_that_as_a_whole_are_near_the_best_article(reader: IndexReader) -> None:
+    """On this data the wide band admits more than the near gap, and a tight `about` admits fewer of them."""
+    sets = [
+        expected_matches(reader, CoverageConfig(hybrid_cut=0.3, hybrid_gap=0.03, hybrid_wide=wide, hybrid_about=about))
+        for wide, about in ((0.03, 0.0), (0.3, 0.02), (0.3, 1.0))
+    ]
+    assert sets[0] < sets[1] < sets[2]
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
