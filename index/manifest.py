@@ -21,7 +21,10 @@ from index.generations import LEXICAL, REBUILD, read_json
 from index.split import SplitSettings
 
 FORMAT = "dateline-index"
-FORMAT_VERSION = 1
+# 2: near-duplicate groups may come in layers (near-duplicates-<n>.json) and store segments may hold LSH band
+# tables; a reader that knows only 1 would serve the groups as they were before the edits, so it must refuse.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1 is 2 without layers or band tables: read as is
 T = TypeVar("T")
 VERSIONED = ("sentence-transformers", "torch", "transformers", "faiss-cpu", "numpy")  # after dateline itself
 
@@ -210,10 +213,11 @@ class Manifest:
 
     @classmethod
     def from_json(cls, found: Mapping[str, Any], where: Path | str = "the index") -> Manifest:
-        if found.get("format") != FORMAT or found.get("format_version") != FORMAT_VERSION:
+        if found.get("format") != FORMAT or found.get("format_version") not in READABLE_VERSIONS:
             raise IndexCorrupt(
-                f"{where} is not a {FORMAT} v{FORMAT_VERSION} index "
-                f"(found {found.get('format')} v{found.get('format_version')}); rebuild it with this version"
+                f"{where} is not a {FORMAT} index of version {' or '.join(map(str, READABLE_VERSIONS))} (found "
+                f"{found.get('format')} v{found.get('format_version')}): rebuild it with this version of Dateline, "
+                "or read it with the version that wrote it"
             )
         try:
             counts = found["counts"]

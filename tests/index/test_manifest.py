@@ -12,7 +12,7 @@ import pytest
 from index import lexical
 from index.errors import IndexCorrupt
 from index.generations import CURRENT, MANIFEST, _in_use
-from index.manifest import Manifest
+from index.manifest import FORMAT_VERSION, Manifest
 from index.reader import IndexReader
 from index.update import compact, delete_articles
 from tests.fakes import made_up_articles
@@ -54,6 +54,19 @@ def test_an_edit_writes_the_build_s_keys_in_the_build_s_order_with_its_update(bu
 def test_another_format_is_refused_with_a_message_that_says_to_rebuild(built_index: Path, change: Any) -> None:
     with pytest.raises(IndexCorrupt, match="rebuild"):
         Manifest.from_json({**stored(built_index), **change})
+
+
+def test_an_index_of_the_version_before_layered_groups_is_read_and_an_edit_writes_the_current_version(
+    built_index: Path,
+) -> None:
+    """Version 1 is version 2 without near-duplicate layers or band tables: read as it is, rewritten as 2."""
+    assert stored(built_index)["format_version"] == FORMAT_VERSION == 2
+    path = (built_index / CURRENT / MANIFEST).resolve()
+    path.write_text(json.dumps({**stored(built_index), "format_version": 1}))
+    with IndexReader(built_index) as reader:
+        assert reader.passages > 0
+    delete_articles(built_index, [made_up_articles()[1]["id"]])
+    assert stored(built_index)["format_version"] == 2
 
 
 @pytest.mark.parametrize("key", ["model", "counts", "files", "dim"])
