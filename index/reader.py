@@ -278,17 +278,21 @@ class IndexReader:
         return scores
 
     def search_lexical(
-        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray | None = None
+        self,
+        query: lexical.LexicalQuery,
+        k: int,
+        allowed: np.ndarray | None = None,
+        within_share: float = LEXICAL_WITHIN_SHARE,
     ) -> list[tuple[int, float]]:
         """Top-k (row, BM25 score) among `allowed` rows, best first, equal scores in passage order (`settle_ties`);
         [] for an index built without one.
 
-        A filter passing few rows is applied inside the lexical index (indexes built with `row` indexed); otherwise
-        the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out.
+        A filter passing under `within_share` of the rows is applied inside the lexical index (indexes built with
+        `row` indexed); otherwise the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out.
         """
         if self.lexical is None:
             return []
-        return settle_ties(lambda n: self._search_lexical(query, n, allowed), k, self.passage_key)
+        return settle_ties(lambda n: self._search_lexical(query, n, allowed, within_share), k, self.passage_key)
 
     def passage_key(self, row: int) -> tuple[str, int]:
         """What orders passages of equal score: their article and place in it (not the row, which depends on how
@@ -296,19 +300,19 @@ class IndexReader:
         return self.rows.article_of[row], int(self.rows.n[row])
 
     def _search_lexical(
-        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray | None
+        self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray | None, within_share: float
     ) -> list[tuple[int, float]]:
         assert self.lexical is not None
         if allowed is None:
             return self.lexical.search(query, k)
-        if self.lexical_filters_inside(allowed):
+        if self.lexical_filters_inside(allowed, within_share):
             return self.lexical.search_within(query, k, np.flatnonzero(allowed).tolist())
         return self.search_lexical_widened(query, k, allowed)
 
-    def lexical_filters_inside(self, allowed: np.ndarray) -> bool:
+    def lexical_filters_inside(self, allowed: np.ndarray, within_share: float = LEXICAL_WITHIN_SHARE) -> bool:
         """Whether `search_lexical` applies this filter inside the lexical index (few rows pass, `row` indexed)
         rather than widening the search."""
-        return self.lexical is not None and self.lexical.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE
+        return self.lexical is not None and self.lexical.row_terms and float(allowed.mean()) < within_share
 
     def search_lexical_widened(
         self, query: lexical.LexicalQuery, k: int, allowed: np.ndarray

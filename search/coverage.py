@@ -323,7 +323,9 @@ class Coverage:
         least = cut if gap is None else max(cut, ceiling - gap)
         candidates = dense >= least - weight
         k = int(candidates.sum())
-        ranked = self.reader.search_lexical(query, k, candidates) if k else []
+        # Every candidate, not a top k: filtering inside the lexical index beats widening at any share here (a long
+        # question's 14,000 candidates: 0.02 s against 0.32 s).
+        ranked = self.reader.search_lexical(query, k, candidates, within_share=1.0) if k else []
         rows = np.array([row for row, _ in ranked], dtype=np.int64)
         return rows, np.array([score for _, score in ranked], dtype=np.float32) / best[0][1]
 

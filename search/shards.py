@@ -138,23 +138,28 @@ class ShardedReader:
             out.append(merge_top_k(lists, k))
         return out
 
-    def search_lexical(self, query: LexicalQuery, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search_lexical(
+        self, query: LexicalQuery, k: int, allowed: np.ndarray | None = None, within_share: float = LEXICAL_WITHIN_SHARE
+    ) -> list[tuple[int, float]]:
         """Top-k (row, BM25) among `allowed` rows over all shards, with BM25 over all of them (module docstring).
 
-        A filter passing few rows is applied inside the pooled index (the shards' local rows that pass, checked
-        again per shard); otherwise the search widens (k, 4k, 16k, ...) until k rows pass or the matches run out."""
-        return settle_ties(lambda n: self._search_lexical(query, n, allowed), k, self.passage_key)
+        A filter passing under `within_share` of the rows is applied inside the pooled index (the shards' local rows
+        that pass, checked again per shard); otherwise the search widens (k, 4k, 16k, ...) until k rows pass or the
+        matches run out."""
+        return settle_ties(lambda n: self._search_lexical(query, n, allowed, within_share), k, self.passage_key)
 
     def passage_key(self, row: int) -> tuple[str, int]:
         shard, local = self._locate(row)
         return self.shards[shard].passage_key(local)
 
-    def _search_lexical(self, query: LexicalQuery, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _search_lexical(
+        self, query: LexicalQuery, k: int, allowed: np.ndarray | None, within_share: float
+    ) -> list[tuple[int, float]]:
         if self._pooled is None:
-            per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i)))
+            per_shard = self._each(lambda i, r: r.search_lexical(query, k, self._part(allowed, i), within_share))
             return merge_top_k([[(row + self.offsets[i], s) for row, s in hits] for i, hits in enumerate(per_shard)], k)
         within = None
-        if allowed is not None and self._pooled.index.row_terms and float(allowed.mean()) < LEXICAL_WITHIN_SHARE:
+        if allowed is not None and self._pooled.index.row_terms and float(allowed.mean()) < within_share:
             within = sorted({int(row - self.offsets[i]) for i, row in self._locate_all(np.flatnonzero(allowed))})
         want = k
         while True:
