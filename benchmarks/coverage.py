@@ -80,10 +80,11 @@ def dev_scores(coverage: Coverage, questions: dict[str, tuple[str, list[str]]]) 
     story's, and every story's near the best as of the quiz day (a story's best article stands for it). The
     question is read as Coverage reads it (its names must appear in the article; with --interpret its time words
     narrow the dates and are not words)."""
-    from search.coverage import CoverageOptions
+    from search.coverage import CoverageOptions, whole_cosines
 
     reader, encoder = coverage.reader, coverage.encoder
-    starts, norms = reader.article_runs()  # an article's rows are consecutive: one run each
+    runs = reader.article_runs()  # an article's rows are consecutive: one run each
+    starts = runs[0]
     story = story_index(reader)[starts]
     articles = np.array(reader.rows.article_of, dtype=object)
     out: dict[float, list[Scored]] = {w: [] for w in WEIGHTS}
@@ -94,7 +95,7 @@ def dev_scores(coverage: Coverage, questions: dict[str, tuple[str, list[str]]]) 
         asked = reader.rows_dated(*coverage.dates(options, understood))
         if understood.phrases:
             asked &= np.isin(articles, list(coverage.holding(understood.phrases)))
-        whole = np.add.reduceat(cosines, starts) / np.maximum(norms, 1e-12)
+        whole = whole_cosines(cosines, runs)
         hits = reader.search_lexical(understood.text, reader.passages)
         rows = np.array([row for row, _ in hits], dtype=np.int64)
         shares = np.array([s for _, s in hits], dtype=np.float32) / (hits[0][1] if hits else 1.0)

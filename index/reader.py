@@ -204,9 +204,9 @@ class IndexReader:
         ids, cached = self.rows.article_of, self._runs
         if cached is None or cached[0] != len(ids):
             named = np.asarray(ids, dtype=object)
-            starts = np.flatnonzero(np.concatenate(([True], named[1:] != named[:-1]))) if len(ids) else named[:0]
-            norms = vecs.run_norms(self.index, starts.astype(np.int64))
-            cached = self._runs = (len(ids), None if norms is None else (starts.astype(np.int64), norms))
+            starts = np.flatnonzero(np.concatenate(([True], named[1:] != named[:-1])) if len(ids) else named[:0])
+            norms = vecs.run_norms(self.index, starts)
+            cached = self._runs = (len(ids), None if norms is None else (starts, norms))
         return cached[1]
 
     def passages_in_article(self, article_id: str) -> int:

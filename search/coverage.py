@@ -48,6 +48,14 @@ class Bar:
         return None if self.near is None else max(self.near, self.wide)
 
 
+def whole_cosines(cosines: np.ndarray, runs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Each article's cosine as a whole (the normalised sum of its passages' vectors), from its passages' cosines
+    and `article_runs()`: the sum of the cosines over the length of the vectors' sum. Deleted rows' -inf drop
+    their run."""
+    starts, norms = runs
+    return np.add.reduceat(cosines, starts) / np.maximum(norms, 1e-12)
+
+
 @runtime_checkable
 class ScoresEveryRow(Protocol):
     """A read side that scores every row against a query vector at once (IndexReader; shards do not, yet)."""
@@ -270,9 +278,9 @@ class Coverage:
         scores = cosines
         if scores is None:  # no flat vectors: the nearest passages, down to the least cosine that could pass
             floor = bar.cut if weight == 0 else (bar.cut - weight) / (1 - weight)
-            found = self._widened(vector, None, floor)
+            rows, found = as_arrays(self._widened(vector, None, floor))
             scores = np.full(len(self.reader.row_days), -np.inf, dtype=np.float32)
-            scores[np.array([row for row, _ in found], dtype=np.int64)] = [score for _, score in found]
+            scores[rows] = found
         if weight:
             scores = scores * (1 - weight)
             rows, shares = self._bm25_shares(query, scores, bar, weight)
@@ -296,10 +304,9 @@ class Coverage:
         runs = self.reader.article_runs()
         if runs is None or not len(cosines):
             return None
-        starts, norms = runs
-        whole = np.add.reduceat(cosines, starts) / np.maximum(norms, 1e-12)  # deleted rows' -inf drop their run
+        whole = whole_cosines(cosines, runs)
         near = whole >= float(whole.max(initial=-np.inf)) - about
-        return np.repeat(near, np.diff(np.append(starts, len(cosines))))
+        return np.repeat(near, np.diff(np.append(runs[0], len(cosines))))
 
     def _widened(self, vector: np.ndarray, allowed: np.ndarray | None, floor: float) -> Ranked:
         """The allowed passages with cosine >= floor, by candidate lists widened 4x until one falls below it."""
@@ -310,24 +317,22 @@ class Coverage:
                 return [(row, score) for row, score in ranked if score >= floor]
             depth *= 4
 
-    def _bm25_shares(self, query: str, dense: np.ndarray, bar: Bar, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25_shares(self, query: str, dense: np.ndarray, bar: Bar, weight: float) -> Scores:
         """The rows and BM25 shares (BM25 over the query's best in the whole index) of the passages that could pass
         the bar: those whose dense part alone is within `weight` of the least the bar can be (the bar is at least
         the cut, and at least the best dense part less the widest gap); BM25 scored among them only."""
         cut, gap = bar.cut, bar.widest
-        none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ceiling = float(dense.max(initial=-np.inf))
         best = self.reader.search_lexical(query, 1)
         if not best or best[0][1] <= 0 or ceiling == -np.inf:
-            return none
+            return NONE
         least = cut if gap is None else max(cut, ceiling - gap)
         candidates = dense >= least - weight
         k = int(candidates.sum())
         # Every candidate, not a top k: filtering inside the lexical index beats widening at any share here (a long
         # question's 14,000 candidates: 0.02 s against 0.32 s).
-        ranked = self.reader.search_lexical(query, k, candidates, within_share=1.0) if k else []
-        rows = np.array([row for row, _ in ranked], dtype=np.int64)
-        return rows, np.array([score for _, score in ranked], dtype=np.float32) / best[0][1]
+        rows, scores = as_arrays(self.reader.search_lexical(query, k, candidates, within_share=1.0) if k else [])
+        return rows, scores.astype(np.float32) / best[0][1]
 
     def _all_words(self, query: str, allowed: np.ndarray | None) -> Scores:
         """Passages of articles holding every query word (in title or some passage); BM25 scores, best first."""
